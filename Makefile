@@ -1,0 +1,42 @@
+# The two commands a newcomer needs:  make reports   and   make test
+# Everything else is a step they call. Each step creates .venv when it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+KERNEL := kommun-it
+
+.PHONY: setup fetch build reports test benchmark clean help
+
+help:
+	@echo "make reports   set up, fetch and verify raw data, build processed data, render the default reports"
+	@echo "make test      set up and run the test suite"
+	@echo "make benchmark run the benchmark scripts (prints figures)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (kommun-it)" >/dev/null
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+fetch: setup
+	$(BIN)/kommun-it fetch
+
+build: fetch
+	$(BIN)/kommun-it build
+
+reports: build
+	$(BIN)/kommun-it render
+
+test: setup
+	$(BIN)/kommun-it fetch
+	$(BIN)/python -m pytest -q
+
+benchmark: build
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf data/processed/*.parquet reports/*

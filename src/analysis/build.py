@@ -1,0 +1,53 @@
+"""`kommun-it build`: run the processing stages in order, raw data in, validated parquet out.
+
+Each stage is a function `(raw_dir, out_dir) -> {table_name: DataFrame}`; every table is written to
+`out_dir/<table_name>.parquet` deterministically. Later stages read earlier stages' outputs from out_dir.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from . import config, reference
+from .errors import UserError
+from .io import write_parquet
+
+Stage = Callable[[Path, Path], dict[str, pd.DataFrame]]
+
+
+def reference_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
+    municipalities = reference.build_municipalities(raw_dir)
+    population = reference.build_population(municipalities, raw_dir)
+    return {"municipalities": municipalities, "population": population}
+
+
+STAGES: dict[str, Stage] = {
+    "reference": reference_stage,
+}
+
+
+def build(
+    stages: list[str] | None = None,
+    raw_dir: Path | None = None,
+    out_dir: Path | None = None,
+    echo: Callable[[str], None] = lambda s: None,
+) -> dict[str, Path]:
+    """Run the given stages (all when none), write their tables, return {table: path}."""
+    unknown = [s for s in stages or [] if s not in STAGES]
+    if unknown:
+        raise UserError(f"unknown build stage {unknown[0]!r}; valid: {', '.join(STAGES)}")
+    raw_dir = raw_dir or config.raw_dir()
+    out_dir = out_dir or config.processed_dir()
+    written: dict[str, Path] = {}
+    for name in [s for s in STAGES if not stages or s in stages]:
+        t0 = time.perf_counter()
+        tables = STAGES[name](raw_dir, out_dir)
+        for table, df in tables.items():
+            written[table] = write_parquet(df, out_dir / f"{table}.parquet")
+        sizes = ", ".join(f"{t} {len(df):,} rows" for t, df in tables.items())
+        echo(f"build {name}: {sizes} ({time.perf_counter() - t0:.1f} s)")
+    return written

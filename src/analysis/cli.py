@@ -1,0 +1,88 @@
+"""The `kommun-it` command line: fetch, build, and the later stages' commands.
+
+Every user-facing failure is one line on stderr and exit code 2 (see errors.UserError).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import __version__
+from .errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="kommun-it: IT spend per inhabitant in Sweden's municipalities, from public data.",
+)
+
+
+@app.command()
+def fetch(
+    source_ids: Annotated[list[str] | None, typer.Argument(help="Source ids from data/sources.yml (default: all).")] = None,
+    mirror: Annotated[
+        Path | None,
+        typer.Option(help="Offline mirror directory (default: $KOMMUN_IT_MIRROR or ../shared/data/mirror)."),
+    ] = None,
+) -> None:
+    """Copy raw files from the mirror (or download them) into data/raw/, verifying every sha256."""
+    from .fetch import fetch as run_fetch
+
+    t0 = time.perf_counter()
+    results = run_fetch(source_ids, mirror=mirror, progress=sys.stderr.isatty())
+    counts = {a: sum(r.action == a for r in results) for a in ("verified", "copied", "downloaded")}
+    if counts["copied"] == counts["downloaded"] == 0:
+        typer.echo(f"fetch: all {len(results)} files already present and verified; nothing to do")
+    else:
+        typer.echo(
+            f"fetch: {counts['copied']} copied from mirror, {counts['downloaded']} downloaded,"
+            f" {counts['verified']} already verified ({time.perf_counter() - t0:.1f} s)"
+        )
+
+
+@app.command()
+def build(
+    stages: Annotated[list[str] | None, typer.Argument(help="Stages to run (default: all, in order).")] = None,
+) -> None:
+    """Build data/processed/ from data/raw/ (schema-validated, deterministic parquet)."""
+    from .build import build as run_build
+
+    t0 = time.perf_counter()
+    written = run_build(stages, echo=typer.echo)
+    typer.echo(f"build: wrote {len(written)} tables in {time.perf_counter() - t0:.1f} s")
+
+
+@app.command()
+def version() -> None:
+    """Print the code version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point: run the app, turning UserError into one line and exit code 2."""
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(f"kommun-it: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("kommun-it: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: still one line unless debugging
+        if os.environ.get("KOMMUN_IT_DEBUG"):
+            raise
+        typer.echo(
+            f"kommun-it: internal error {type(exc).__name__}: {exc} (rerun with KOMMUN_IT_DEBUG=1 for details)", err=True
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

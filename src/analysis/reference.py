@@ -1,0 +1,119 @@
+"""Reference stage: the 290 municipalities and their population (SCB, 31 December), codes as strings.
+
+Outputs
+- municipalities: kommunkod (str "0180"), name (short name, "Stockholm"), lan_kod (str "01"),
+  lan_name ("Stockholms län"), kommungrupp_2023 (SKR's 9 groups), land_area_km2 (float, 2016).
+- population: kommunkod, year (int), population (int), 31 December of `year`, current boundaries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from . import config
+from .errors import UserError
+from .io import validate
+
+KOMMUNKOD = r"^\d{4}$"
+LAN_KOD = r"^\d{2}$"
+
+MUNICIPALITIES_SCHEMA = pa.DataFrameSchema(
+    {
+        "kommunkod": pa.Column(str, pa.Check.str_matches(KOMMUNKOD), unique=True),
+        "name": pa.Column(str, pa.Check.str_length(min_value=2), unique=True),
+        "lan_kod": pa.Column(str, pa.Check.str_matches(LAN_KOD)),
+        "lan_name": pa.Column(str, pa.Check.str_endswith("län")),
+        "kommungrupp_2023": pa.Column(str),
+        "land_area_km2": pa.Column(float, pa.Check.gt(0)),
+    },
+    checks=pa.Check(lambda df: len(df) == 290, error="expected 290 municipalities"),
+    strict=True,
+    ordered=True,
+)
+
+POPULATION_SCHEMA = pa.DataFrameSchema(
+    {
+        "kommunkod": pa.Column(str, pa.Check.str_matches(KOMMUNKOD)),
+        "year": pa.Column("int64", pa.Check.in_range(1950, 2100)),
+        "population": pa.Column("int64", pa.Check.gt(0)),
+    },
+    unique=["kommunkod", "year"],
+    strict=True,
+    ordered=True,
+)
+
+
+def _read_csv(path: Path, **kw) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, encoding="utf-8", **kw)
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise UserError(f"{path}: cannot parse as UTF-8 CSV ({exc})") from exc
+
+
+def build_municipalities(raw_dir: Path | None = None) -> pd.DataFrame:
+    """Join SCB codes/names, SKR kommungrupp 2023 (Kolada) and 2016 land area into one row per municipality."""
+    raw = raw_dir or config.raw_dir()
+    codes = _read_csv(raw / "kommuner-lan" / "municipality_county.csv", dtype=str, keep_default_na=False)
+    groups = _read_csv(raw / "kolada-catalogue-2026-03" / "skr_kommungrupp_2023.csv", dtype=str, keep_default_na=False)
+    area = _read_csv(raw / "kommun-area-2016" / "kommuner.csv", dtype={"code": str})
+
+    groups = groups.assign(kommungrupp_2023=groups["group_title"].str.replace(r"\s*\(ovägt medel\)$", "", regex=True))
+    df = pd.DataFrame(
+        {
+            "kommunkod": codes["municipality_code"],
+            # municipality_name carries genitive errors ("Kalmars kommun"); the short name is right.
+            "name": codes["municipality_name_short"],
+            "lan_kod": codes["county_code"],
+            "lan_name": codes["county_name"],
+        }
+    )
+    df = df.merge(
+        groups[["member_id", "kommungrupp_2023"]].rename(columns={"member_id": "kommunkod"}),
+        on="kommunkod",
+        how="left",
+        validate="one_to_one",
+    )
+    df = df.merge(
+        area[["code", "land"]].rename(columns={"code": "kommunkod", "land": "land_area_km2"}),
+        on="kommunkod",
+        how="left",
+        validate="one_to_one",
+    )
+    for col in ("kommungrupp_2023", "land_area_km2"):
+        missing = df.loc[df[col].isna(), "kommunkod"].tolist()
+        if missing:
+            raise UserError(f"reference: no {col} for kommunkod {missing[0]} ({len(missing)} missing)")
+    df["land_area_km2"] = df["land_area_km2"].astype(float)
+    df = df.sort_values("kommunkod", ignore_index=True)
+    return validate(df, MUNICIPALITIES_SCHEMA, "municipalities")
+
+
+def build_population(municipalities: pd.DataFrame, raw_dir: Path | None = None) -> pd.DataFrame:
+    """SCB population 1950–2020 by municipality, joined to kommunkod by short name (all 290 must match)."""
+    raw = raw_dir or config.raw_dir()
+    path = raw / "scb-population-1950-2020" / "Data-Population-by-municipality.csv"
+    pop = _read_csv(path, dtype={"Kommun": str, "År": "int64", "Befolkning": "int64"})
+    codes = dict(zip(municipalities["name"], municipalities["kommunkod"]))
+    unknown = sorted(set(pop["Kommun"]) - set(codes))
+    if unknown:
+        raise UserError(f"{path.name}: municipality name {unknown[0]!r} matches no kommunkod ({len(unknown)} unknown)")
+    df = pd.DataFrame(
+        {"kommunkod": pop["Kommun"].map(codes), "year": pop["År"], "population": pop["Befolkning"]}
+    ).sort_values(["kommunkod", "year"], ignore_index=True)
+    return validate(df, POPULATION_SCHEMA, "population")
+
+
+def load_municipalities() -> pd.DataFrame:
+    """The processed municipality table (run `kommun-it build` first)."""
+    from .io import read_parquet
+
+    return read_parquet(config.processed_dir() / "municipalities.parquet")
+
+
+def load_population() -> pd.DataFrame:
+    from .io import read_parquet
+
+    return read_parquet(config.processed_dir() / "population.parquet")

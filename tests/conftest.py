@@ -1,0 +1,35 @@
+"""Shared fixtures: the real raw data (fetched from the mirror) and one processed build per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from analysis import build, config, fetch
+
+ROOT = config.PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def raw_dir() -> Path:
+    """data/raw filled and verified from the mirror (fails, never skips, when the data cannot be had)."""
+    fetch.fetch(progress=False)
+    return config.raw_dir()
+
+
+@pytest.fixture(scope="session")
+def processed_dir(raw_dir, tmp_path_factory) -> Path:
+    """A full `kommun-it build` of the real data into a scratch directory, shared by the session."""
+    out = tmp_path_factory.mktemp("processed")
+    build.build(raw_dir=raw_dir, out_dir=out)
+    return out
+
+
+@pytest.fixture
+def cli_env(tmp_path) -> dict[str, str]:
+    """Environment for running the CLI in a subprocess against a scratch home directory."""
+    env = dict(os.environ)
+    env["KOMMUN_IT_HOME"] = str(tmp_path)
+    return env
