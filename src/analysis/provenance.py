@@ -1,0 +1,95 @@
+"""Provenance of a report: code version, parameters and the hashes of the data it was made from.
+
+Hashing every processed table for each of 311 reports would rehash the same megabytes 311 times, so a
+render run computes the hashes once (`snapshot`), writes them to a JSON file and points the kernels at
+it through the environment variable `KOMMUN_IT_PROVENANCE`; `provenance` reads that file when set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from . import __version__, config, manifest
+
+ENV_VAR = "KOMMUN_IT_PROVENANCE"
+
+
+def code_version() -> str:
+    """'<package version>+<short git commit>[-dirty]', or the package version alone outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    if not commit:
+        return __version__
+    return f"{__version__}+{commit}{'-dirty' if status else ''}"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def raw_data_hashes() -> list[dict[str, str]]:
+    """Manifest sha256 of every manifest file present in data/raw (fetch verified them on arrival)."""
+    raw = config.raw_dir()
+    return [
+        {"file": f.relpath, "sha256": f.sha256}
+        for source in manifest.load().values()
+        for f in source.files
+        if (raw / f.source_id / f.name).is_file()
+    ]
+
+
+def processed_hashes(processed_dir: Path | None = None) -> list[dict[str, str]]:
+    """sha256 of every parquet table in the processed directory, sorted by table name."""
+    directory = processed_dir or config.processed_dir()
+    return [
+        {"table": p.stem, "sha256": sha256_file(p)}
+        for p in sorted(directory.glob("*.parquet"))
+    ]
+
+
+def snapshot() -> dict:
+    """Everything in a provenance record except the parameters (the part worth caching)."""
+    return {"code_version": code_version(), "raw_data": raw_data_hashes(), "processed": processed_hashes()}
+
+
+def write_snapshot(path: Path) -> Path:
+    """Compute the snapshot once and store it as JSON at path (for `KOMMUN_IT_PROVENANCE`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(snapshot(), indent=1, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def provenance(params: dict | None = None) -> dict:
+    """{"code_version", "parameters", "raw_data": [{file, sha256}], "processed": [{table, sha256}]}.
+
+    Uses the snapshot file named by $KOMMUN_IT_PROVENANCE when it exists, else computes it now.
+    """
+    cached = os.environ.get(ENV_VAR)
+    if cached and Path(cached).is_file():
+        snap = json.loads(Path(cached).read_text(encoding="utf-8"))
+    else:
+        snap = snapshot()
+    return {
+        "code_version": snap["code_version"],
+        "parameters": dict(params or {}),
+        "raw_data": snap["raw_data"],
+        "processed": snap["processed"],
+    }
