@@ -60,6 +60,38 @@ def build(
 
 
 @app.command()
+def render(
+    region: Annotated[list[str] | None, typer.Option(help="Län code(s) to render, e.g. 01 (repeatable).")] = None,
+    municipality: Annotated[list[str] | None, typer.Option(help="Kommunkod(s) to render, e.g. 0180 (repeatable).")] = None,
+    all_reports: Annotated[bool, typer.Option("--all", help="Also render all 290 municipality profiles.")] = False,
+    notebook: Annotated[list[str] | None, typer.Option(help="Render only these notebooks (stem or number, e.g. 03).")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Notebook parameter NAME=VALUE (repeatable), e.g. year=2020.")] = None,
+    jobs: Annotated[int, typer.Option(help="Reports rendered in parallel.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: reports/).")] = None,
+    timeout: Annotated[int, typer.Option(help="Seconds a notebook cell may run before the report fails.")] = 600,
+) -> None:
+    """Execute the notebooks with papermill and write HTML reports plus reports/index.html.
+
+    Default: the 4 national and 21 regional reports; --all adds the municipality profiles.
+    """
+    from .render import parse_params, plan
+    from .render import render as run_render
+
+    t0 = time.perf_counter()
+    planned = plan(region, municipality, all_reports, notebook, parse_params(param or []))
+    results = run_render(planned, out_dir=out, workers=jobs, timeout=timeout, progress=sys.stderr.isatty())
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        typer.echo(f"render: FAILED {r.job.html_relpath}: {r.error}", err=True)
+    typer.echo(
+        f"render: {len(results) - len(failed)} of {len(results)} reports written to {out or 'reports/'}"
+        f" ({time.perf_counter() - t0:.1f} s); index: {(out or Path('reports')) / 'index.html'}"
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def version() -> None:
     """Print the code version."""
     typer.echo(__version__)

@@ -1,0 +1,364 @@
+"""`kommun-it render`: execute the parameterized notebooks with papermill and write HTML reports.
+
+The run is planned and every parameter validated (against the processed data and the notebooks'
+`parameters` cells) before any kernel starts. Each notebook then runs in its own worker process with its
+own kernel, `--jobs` at a time; the HTML (nbconvert, code hidden) is written under a temporary name and
+moved into place only when complete, and `reports/index.html` links everything rendered so far.
+
+Codes stay strings end to end: parameters go to papermill's Python API as Python values typed after
+the notebook's declared parameter types, never through the command line or YAML (which turn "0114" into
+the int 114 or the octal 76).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import multiprocessing
+import os
+import re
+import sys
+import tempfile
+import time
+import unicodedata
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import config, provenance
+from .errors import UserError
+from .io import read_parquet
+
+KERNEL = "kommun-it"
+ATTRIBUTION = "Källa: SCB, Kolada (RKA), Upphandlingsmyndigheten, and the municipalities named"
+NATIONAL = {
+    "01_sources_and_coverage": "Sources and coverage",
+    "02_ledger_deep_dive": "Supplier ledger deep dive",
+    "03_national_it_picture": "The national IT picture",
+    "04_cooperation_comparison": "Do cooperating municipalities spend less on IT?",
+}
+REGION_NOTEBOOK = "05_region_report"
+MUNICIPALITY_NOTEBOOK = "06_municipality_profile"
+GROUPS = {"national": "National reports", "region": "Regional reports (län)", "municipality": "Municipality profiles"}
+CODE_PARAMS = {"lan_kod": "--region", "kommunkod": "--municipality"}
+EXECUTED_DIR = "_executed"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report to render: notebook, where its HTML goes (relative to the output dir), its parameters."""
+
+    notebook: str
+    group: str
+    name: str
+    title: str
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def html_relpath(self) -> str:
+        return f"{self.group}/{self.name}.html"
+
+
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+def slug(text: str) -> str:
+    """ASCII file-name slug: 'Örebro län' -> 'orebro-lan'."""
+    ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def notebook_parameters(path: Path) -> dict[str, dict]:
+    """The notebook's declared parameters {name: {inferred_type_name, default, help}} via papermill."""
+    import papermill
+
+    if not path.is_file():
+        raise UserError(f"{path}: notebook not found")
+    params = papermill.inspect_notebook(str(path))
+    if not params:
+        raise UserError(f"{path.name}: no cell tagged 'parameters'")
+    return params
+
+
+def coerce(name: str, value: str, declared: dict, notebook: str) -> object:
+    """Turn a command-line string into the type the notebook declares for the parameter."""
+    kind = (declared.get("inferred_type_name") or "str").lower()
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            lowered = value.lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError
+            return lowered in {"true", "1", "yes"}
+    except ValueError:
+        raise UserError(f"--param {name}={value!r}: {notebook} expects {kind}") from None
+    return value
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """'name=value' strings into a dict; malformed pairs are errors."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):
+            raise UserError(f"--param {pair!r}: use NAME=VALUE, e.g. --param year=2021")
+        out[name.strip()] = value
+    return out
+
+
+def _municipalities():
+    return read_parquet(config.processed_dir() / "municipalities.parquet")
+
+
+def _check_region(code: str, lan: dict[str, str]) -> str:
+    if code not in lan:
+        what = "not a län code; use 2 digits such as 01" if not re.fullmatch(r"\d{2}", code) else "no such län"
+        raise UserError(f"--region {code!r}: {what} (valid: {', '.join(sorted(lan))})")
+    return code
+
+
+def _check_municipality(code: str, kommun: dict[str, str]) -> str:
+    if code not in kommun:
+        what = "not a kommunkod; use 4 digits such as 0180" if not re.fullmatch(r"\d{4}", code) else "no such municipality"
+        codes = sorted(kommun)
+        raise UserError(f"--municipality {code!r}: {what} (valid: {codes[0]} … {codes[-1]}, {len(codes)} codes)")
+    return code
+
+
+def _resolve_notebook(name: str, notebooks_dir: Path) -> str:
+    """A notebook stem from a full stem, a file name or a numeric prefix such as '03'."""
+    stems = sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))
+    stem = name.removesuffix(".ipynb")
+    matches = [s for s in stems if s == stem] or [s for s in stems if s.split("_", 1)[0] == stem]
+    if len(matches) != 1:
+        raise UserError(f"--notebook {name!r}: no such notebook (valid: {', '.join(stems) or 'none found'})")
+    return matches[0]
+
+
+def plan(
+    regions: list[str] | None = None,
+    municipalities: list[str] | None = None,
+    all_reports: bool = False,
+    notebooks: list[str] | None = None,
+    params: dict[str, str] | None = None,
+    notebooks_dir: Path | None = None,
+) -> list[Job]:
+    """Validate the selection and parameters and list the reports to render; nothing is executed.
+
+    Default: the national reports and all 21 regional reports. `all_reports` adds the 290 municipality
+    profiles. Explicit regions, municipalities or notebooks render just those.
+    """
+    notebooks_dir = notebooks_dir or config.NOTEBOOKS_DIR
+    params = dict(params or {})
+    regions, municipalities = list(regions or []), list(municipalities or [])
+    muni = _municipalities()
+    lan = dict(zip(muni["lan_kod"], muni["lan_name"], strict=True))
+    kommun = dict(zip(muni["kommunkod"], muni["name"], strict=True))
+    regions = [_check_region(c, lan) for c in regions]
+    municipalities = [_check_municipality(c, kommun) for c in municipalities]
+    for name, flag in CODE_PARAMS.items():
+        if name in params:
+            raise UserError(f"--param {name}: choose codes with {flag} instead")
+
+    chosen = [_resolve_notebook(n, notebooks_dir) for n in notebooks or []]
+    explicit = bool(regions or municipalities or chosen)
+    national = list(NATIONAL) if all_reports or not explicit else [n for n in chosen if n in NATIONAL]
+    if all_reports or not explicit or (REGION_NOTEBOOK in chosen and not regions):
+        regions = regions or sorted(lan)
+    if all_reports or (MUNICIPALITY_NOTEBOOK in chosen and not municipalities):
+        municipalities = municipalities or sorted(kommun)
+    for stem in chosen:
+        if stem not in NATIONAL and stem not in (REGION_NOTEBOOK, MUNICIPALITY_NOTEBOOK):
+            national.append(stem)
+
+    selected = [*national, *([REGION_NOTEBOOK] if regions else []), *([MUNICIPALITY_NOTEBOOK] if municipalities else [])]
+    declared = {stem: notebook_parameters(notebooks_dir / f"{stem}.ipynb") for stem in selected}
+    for name in params:
+        if not any(name in d for d in declared.values()):
+            valid = sorted({p for d in declared.values() for p in d} - set(CODE_PARAMS))
+            raise UserError(f"--param {name!r}: not a parameter of {', '.join(selected)} (valid: {', '.join(valid)})")
+    for stem, code_param in ((REGION_NOTEBOOK, "lan_kod"), (MUNICIPALITY_NOTEBOOK, "kommunkod")):
+        if stem in declared and declared[stem].get(code_param, {}).get("inferred_type_name") != "str":
+            raise UserError(f"{stem}.ipynb: parameter {code_param} must be declared as a str (e.g. {code_param}: str = ...)")
+
+    def overrides(stem: str) -> dict:
+        return {k: coerce(k, v, declared[stem][k], stem) for k, v in params.items() if k in declared[stem]}
+
+    def suffix(extra: dict) -> str:
+        return "".join(f"--{slug(k)}-{slug(str(v))}" for k, v in extra.items())
+
+    jobs = []
+    for stem in national:
+        extra = overrides(stem)
+        jobs.append(Job(stem, "national", stem + suffix(extra), NATIONAL.get(stem, stem), extra))
+    for code in regions:
+        extra = overrides(REGION_NOTEBOOK)
+        jobs.append(Job(REGION_NOTEBOOK, "region", f"{code}-{slug(lan[code])}{suffix(extra)}", lan[code],
+                        {"lan_kod": code, **extra}))
+    for code in municipalities:
+        extra = overrides(MUNICIPALITY_NOTEBOOK)
+        jobs.append(Job(MUNICIPALITY_NOTEBOOK, "municipality", f"{code}-{slug(kommun[code])}{suffix(extra)}",
+                        f"{kommun[code]} kommun", {"kommunkod": code, **extra}))
+    return jobs
+
+
+def _first_line(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None) or type(exc).__name__
+    evalue = str(getattr(exc, "evalue", None) or exc)
+    return f"{ename}: {evalue}".strip().splitlines()[0][:300]
+
+
+def _to_html(nb, title: str) -> str:
+    """HTML of an executed notebook with code, prompts and stderr streams hidden."""
+    from nbconvert import HTMLExporter
+
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return body
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: dict[str, str]) -> Result:
+    """Execute one notebook (run in a fresh worker process) and write its HTML and sidecar record."""
+    import papermill
+
+    t0 = time.perf_counter()
+    os.environ.clear()
+    os.environ.update(env)
+    os.environ.pop("MPLBACKEND", None)
+    html_path = out_dir / job.html_relpath
+    os.environ["KOMMUN_IT_REPORT_DIR"] = str(html_path.parent)
+    executed = out_dir / EXECUTED_DIR / job.group / f"{job.name}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    log = os.open(executed.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        nb = papermill.execute_notebook(
+            str(notebooks_dir / f"{job.notebook}.ipynb"),
+            str(executed),
+            parameters=dict(job.parameters),
+            kernel_name=KERNEL,
+            execution_timeout=timeout,
+            request_save_on_cell_execute=False,
+            progress_bar=False,
+            cwd=str(html_path.parent),
+        )
+        _atomic_write(html_path, _to_html(nb, job.title))
+    except Exception as exc:  # noqa: BLE001 - any failure is reported per report, the run goes on
+        return Result(job, False, time.perf_counter() - t0, _first_line(exc))
+    record = {"job": asdict(job), "html": job.html_relpath, **provenance.provenance(job.parameters)}
+    _atomic_write(executed.with_suffix(".json"), json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False))
+    return Result(job, True, time.perf_counter() - t0)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One fresh process per report, forked from a server that has papermill and nbconvert imported."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["analysis.render", "papermill", "nbconvert"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1)
+
+
+def render(
+    jobs: list[Job],
+    out_dir: Path | None = None,
+    workers: int = 1,
+    timeout: int = 600,
+    notebooks_dir: Path | None = None,
+    progress: bool = False,
+) -> list[Result]:
+    """Render the planned jobs, `workers` at a time, then rewrite the index; returns one Result per job."""
+    from tqdm import tqdm
+
+    if workers < 1:
+        raise UserError(f"--jobs {workers}: must be at least 1")
+    if timeout < 1:
+        raise UserError(f"--timeout {timeout}: must be at least 1 second")
+    out_dir = (out_dir or config.reports_dir()).resolve()
+    notebooks_dir = (notebooks_dir or config.NOTEBOOKS_DIR).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env[provenance.ENV_VAR] = str(provenance.write_snapshot(out_dir / EXECUTED_DIR / "provenance.json"))
+    results = []
+    with _pool(min(workers, max(len(jobs), 1))) as pool, tqdm(
+        total=len(jobs), disable=not progress, file=sys.stderr, unit="report"
+    ) as bar:
+        futures = {pool.submit(render_job, job, out_dir, notebooks_dir, timeout, env): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            results.append((futures[future], future.result()))
+            bar.update(1)
+    results = [r for _, r in sorted(results, key=lambda pair: pair[0])]
+    write_index(out_dir)
+    return results
+
+
+def _fingerprint(rows: list[dict]) -> str:
+    """A short hash over a list of {name, sha256} records, to compare data versions at a glance."""
+    text = "\n".join(f"{next(iter(r.values()))} {r['sha256']}" for r in rows)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def write_index(out_dir: Path | None = None) -> Path:
+    """Write index.html linking every report whose HTML and sidecar record exist, grouped and escaped."""
+    out_dir = out_dir or config.reports_dir()
+    records = []
+    for sidecar in sorted((out_dir / EXECUTED_DIR).glob("*/*.json")):
+        rec = json.loads(sidecar.read_text(encoding="utf-8"))
+        if (out_dir / rec["html"]).is_file():
+            records.append(rec)
+    sections = []
+    for group, heading in GROUPS.items():
+        rows = []
+        for rec in sorted((r for r in records if r["job"]["group"] == group), key=lambda r: r["html"]):
+            params = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items()) or "defaults"
+            raw, processed = _fingerprint(rec["raw_data"]), _fingerprint(rec["processed"])
+            rows.append(
+                f"<tr><td><a href='{html.escape(rec['html'])}'>{html.escape(rec['job']['title'])}</a></td>"
+                f"<td><code>{html.escape(params)}</code></td>"
+                f"<td><code title='raw files'>{raw}</code> / <code title='processed tables'>{processed}</code></td>"
+                f"<td><code>{html.escape(rec['code_version'])}</code></td></tr>"
+            )
+        if rows:
+            sections.append(
+                f"<h2>{html.escape(heading)} ({len(rows)})</h2><table><thead><tr><th>report</th><th>parameters</th>"
+                f"<th>data (raw / processed)</th><th>code version</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            )
+    body = "".join(sections) or "<p>No reports rendered yet: run <code>kommun-it render</code>.</p>"
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>kommun-it reports</title>"
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em;text-align:left}"
+        "code{font-size:.85em}</style></head><body>"
+        "<h1>kommun-it reports</h1><p>What do Sweden's municipalities spend on IT per inhabitant, and do those "
+        "that share IT through cooperations spend less? Data fingerprints are short sha256 hashes over the raw "
+        "files and processed tables each report was made from; the full hashes are in each report's header.</p>"
+        f"{body}<p class='attribution'>{html.escape(ATTRIBUTION)}</p></body></html>\n"
+    )
+    path = out_dir / "index.html"
+    _atomic_write(path, page)
+    return path
