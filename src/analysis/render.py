@@ -80,10 +80,10 @@ def notebook_parameters(path: Path) -> dict[str, dict]:
 
     if not path.is_file():
         raise UserError(f"{path}: notebook not found")
-    params = papermill.inspect_notebook(str(path))
-    if not params:
-        raise UserError(f"{path.name}: no cell tagged 'parameters'")
-    return params
+    try:
+        return papermill.inspect_notebook(str(path))
+    except ValueError as exc:
+        raise UserError(f"{path.name}: cannot read its parameters ({exc})") from None
 
 
 def coerce(name: str, value: str, declared: dict, notebook: str) -> object:
