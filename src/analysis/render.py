@@ -188,7 +188,10 @@ def plan(
             raise UserError(f"--param {name!r}: not a parameter of {', '.join(selected)} (valid: {', '.join(valid)})")
     for stem, code_param in ((REGION_NOTEBOOK, "lan_kod"), (MUNICIPALITY_NOTEBOOK, "kommunkod")):
         if stem in declared and declared[stem].get(code_param, {}).get("inferred_type_name") != "str":
-            raise UserError(f"{stem}.ipynb: parameter {code_param} must be declared as a str (e.g. {code_param}: str = ...)")
+            raise UserError(
+                f"{stem}.ipynb: papermill finds no str parameter {code_param} in the parameters cell; declare it as"
+                f" `{code_param}: str = ...` on a line with a single '=' (found: {', '.join(declared[stem]) or 'none'})"
+            )
 
     def overrides(stem: str) -> dict:
         return {k: coerce(k, v, declared[stem][k], stem) for k, v in params.items() if k in declared[stem]}
