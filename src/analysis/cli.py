@@ -91,6 +91,34 @@ def render(
         raise typer.Exit(1)
 
 
+refresh_app = typer.Typer(
+    no_args_is_help=True,
+    help="Fetch newer data online (SCB, Kolada) into data/raw/ with a manifest record; see docs/refresh.md.",
+)
+app.add_typer(refresh_app, name="refresh")
+
+
+@refresh_app.command("population")
+def refresh_population(
+    from_year: Annotated[int, typer.Option(help="First year to fetch (31 December population); default 2021.")] = 2021,
+    source: Annotated[
+        str, typer.Option(help="'scb' (PxWeb table BE0101N1, preferred by the build) or 'kolada' (KPI N01951).")
+    ] = "scb",
+) -> None:
+    """Fetch municipal population for --from-year onward; the next build adds those years."""
+    from .refresh import refresh_population as run
+
+    typer.echo(run(source=source, from_year=from_year).summary)
+
+
+@refresh_app.command("kolada-groups")
+def refresh_kolada_groups() -> None:
+    """Fetch Kolada's municipality groups, incl. SKR kommungrupp 2023, into data/raw/kolada-groups-refresh/."""
+    from .refresh import refresh_kolada_groups as run
+
+    typer.echo(run().summary)
+
+
 @app.command()
 def version() -> None:
     """Print the code version."""

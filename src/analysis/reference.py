@@ -92,7 +92,13 @@ def build_municipalities(raw_dir: Path | None = None) -> pd.DataFrame:
 
 
 def build_population(municipalities: pd.DataFrame, raw_dir: Path | None = None) -> pd.DataFrame:
-    """SCB population 1950–2020 by municipality, joined to kommunkod by short name (all 290 must match)."""
+    """SCB population 1950–2020 by municipality, joined to kommunkod by short name (all 290 must match).
+
+    Years after 2020 are added only from an online refresh (`kommun-it refresh population`), SCB before
+    Kolada; without one the table is exactly the 1950–2020 file.
+    """
+    from .refresh import refreshed_population
+
     raw = raw_dir or config.raw_dir()
     path = raw / "scb-population-1950-2020" / "Data-Population-by-municipality.csv"
     pop = _read_csv(path, dtype={"Kommun": str, "År": "int64", "Befolkning": "int64"})
@@ -100,9 +106,11 @@ def build_population(municipalities: pd.DataFrame, raw_dir: Path | None = None) 
     unknown = sorted(set(pop["Kommun"]) - set(codes))
     if unknown:
         raise UserError(f"{path.name}: municipality name {unknown[0]!r} matches no kommunkod ({len(unknown)} unknown)")
-    df = pd.DataFrame(
-        {"kommunkod": pop["Kommun"].map(codes), "year": pop["År"], "population": pop["Befolkning"]}
-    ).sort_values(["kommunkod", "year"], ignore_index=True)
+    df = pd.DataFrame({"kommunkod": pop["Kommun"].map(codes), "year": pop["År"], "population": pop["Befolkning"]})
+    refreshed = refreshed_population(municipalities["kommunkod"].tolist(), raw, after_year=int(df["year"].max()))
+    if not refreshed.empty:
+        df = pd.concat([df, refreshed[["kommunkod", "year", "population"]]], ignore_index=True)
+    df = df.sort_values(["kommunkod", "year"], ignore_index=True)
     return validate(df, POPULATION_SCHEMA, "population")
 
 
