@@ -25,8 +25,22 @@ def reference_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     return {"municipalities": municipalities, "population": population}
 
 
+def ledgers_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
+    from .ledgers import ledgers_stage as run
+
+    return run(raw_dir, out_dir)
+
+
+def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
+    from .it_spend import it_spend_stage as run
+
+    return run(raw_dir, out_dir)
+
+
 STAGES: dict[str, Stage] = {
     "reference": reference_stage,
+    "ledgers": ledgers_stage,
+    "it_spend": it_spend_stage,  # reads ledger.parquet: keep after "ledgers"
 }
 
 
