@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 KERNEL := kommun-it
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: setup fetch build reports test benchmark clean help
 
@@ -29,7 +30,7 @@ build: fetch
 	$(BIN)/kommun-it build
 
 reports: build
-	$(BIN)/kommun-it render
+	$(BIN)/kommun-it render --jobs $(JOBS)
 
 test: setup
 	$(BIN)/kommun-it fetch

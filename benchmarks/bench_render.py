@@ -1,0 +1,89 @@
+"""Benchmark of report rendering (prints figures; asserts nothing).
+
+1. the floor: bare papermill + nbconvert of an empty notebook, run in this process;
+2. one regional report through `analysis.render` (its own worker process, provenance, index);
+3. all 21 regional reports with 2 workers;
+4. with --all: every report (4 national + 21 regional + 290 municipality profiles) with 2 workers.
+
+Reports go to benchmarks/out/reports (git-ignored); the real processed data is used.
+Usage: python benchmarks/bench_render.py [--all] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+
+from analysis import config, render
+
+OUT = config.PROJECT_ROOT / "benchmarks" / "out" / "reports"
+
+
+def floor_once(workdir: Path) -> float:
+    """Seconds to execute an empty notebook with papermill and convert it to HTML."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": render.KERNEL, "display_name": "Python (kommun-it)", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("")]
+    src, dst = workdir / "empty.ipynb", workdir / "empty.out.ipynb"
+    nbformat.write(nb, src)
+    t0 = time.perf_counter()
+    executed = papermill.execute_notebook(str(src), str(dst), kernel_name=render.KERNEL, progress_bar=False)
+    body, _ = HTMLExporter(exclude_input=True).from_notebook_node(executed)
+    (workdir / "empty.html").write_text(body, encoding="utf-8")
+    return time.perf_counter() - t0
+
+
+def timed_render(jobs: list[render.Job], workers: int) -> tuple[float, list[render.Result]]:
+    t0 = time.perf_counter()
+    results = render.render(jobs, out_dir=OUT, workers=workers, timeout=600)
+    return time.perf_counter() - t0, results
+
+
+def report(label: str, seconds: float, results: list[render.Result], floor: float) -> None:
+    failed = [r for r in results if not r.ok]
+    per = statistics.median(r.seconds for r in results)
+    print(
+        f"{label:<34} {seconds:8.1f} s total  {len(results):4d} reports  median {per:5.1f} s/report"
+        f" ({per / floor:4.2f}× floor)  wall/report {seconds / len(results):5.2f} s  failed {len(failed)}"
+    )
+    for r in failed:
+        print(f"    FAILED {r.job.html_relpath}: {r.error}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="also render all 311 reports once")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the floor measurement")
+    args = parser.parse_args()
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        floors = [floor_once(Path(tmp)) for _ in range(args.repeat)]
+    floor = statistics.median(floors)
+    print(f"{'floor: empty notebook':<34} {floor:8.1f} s (median of {args.repeat}: "
+          f"{', '.join(f'{f:.1f}' for f in floors)})")
+
+    regions = [j for j in render.plan() if j.group == "region"]
+    seconds, results = timed_render(regions[:1], workers=1)
+    report(f"one regional report ({regions[0].parameters['lan_kod']})", seconds, results, floor)
+    seconds, results = timed_render(regions, workers=2)
+    report("21 regional reports, --jobs 2", seconds, results, floor)
+    if args.all:
+        everything = render.plan(all_reports=True)
+        seconds, results = timed_render(everything, workers=2)
+        report(f"all {len(everything)} reports, --jobs 2", seconds, results, floor)
+    sizes = sorted(p.stat().st_size for p in OUT.rglob("*.html") if p.name != "index.html")
+    if sizes:
+        print(f"HTML size: median {statistics.median(sizes) / 1024:.0f} KiB, max {sizes[-1] / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()
