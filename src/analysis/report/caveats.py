@@ -1,0 +1,48 @@
+"""What each lens cannot show: the standing caveats a report lists in its 'What this data cannot show' box."""
+
+from __future__ import annotations
+
+from ..errors import UserError
+
+CAVEATS = {
+    "procurement": [
+        "Advertised procurement measures buying activity, not spending: the contracted value is the whole"
+        " term of a contract (often several years, options included; for framework agreements the maximum).",
+        "Direct awards, call-offs from existing framework agreements (for example Adda's) and purchases under"
+        " the thresholds are not advertised and are missing; a municipality with no IT procurement in a year"
+        " still spends on IT.",
+        "Purchases made through municipal companies or federations are attributed to member municipalities"
+        " only where the build could attribute them.",
+        "The export was taken in early 2023; late award notices may have changed the figures since.",
+    ],
+    "ledger": [
+        "Supplier ledgers are published by only a few municipalities, for single months or years; they cannot"
+        " be generalised to other municipalities.",
+        "Salaries of the municipality's own IT staff never appear in a supplier ledger.",
+        "Which postings count as IT depends on account codes and supplier classification, both imperfect.",
+        "Sole traders' names and personal identity numbers are masked.",
+    ],
+    "published": [
+        "Published IT-cost figures are few, old, and defined differently by each source (whole municipality"
+        " or IT unit, gross or net).",
+    ],
+    "cooperation": [
+        "Absence from the cooperation table does not prove non-membership; member lists of some cooperations"
+        " are incomplete.",
+        "A difference between members and non-members is an association, not proof that cooperating causes"
+        " it: municipalities choose to cooperate for reasons that also affect IT costs.",
+        "Inera AB is owned by almost every municipality and therefore cannot be compared.",
+    ],
+    "population": [
+        "Per-inhabitant figures use SCB population on 31 December of the latest year available up to the"
+        " figure's year (the mirror holds 1950–2020).",
+    ],
+}
+
+
+def caveats(*lenses: str) -> list[str]:
+    """The caveats of the given lenses, in order."""
+    unknown = [lens for lens in lenses if lens not in CAVEATS]
+    if unknown:
+        raise UserError(f"no caveats for {unknown[0]!r}; known: {', '.join(CAVEATS)}")
+    return [c for lens in lenses for c in CAVEATS[lens]]

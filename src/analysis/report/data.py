@@ -1,0 +1,416 @@
+"""Tables the reports show, computed from the processed tables (read through config.processed_dir()).
+
+A lens whose stage has not been built (or has no rows for the chosen parameters) gives an empty table
+with the contract's columns, so a report says "no data" instead of failing. Columns follow
+docs/contracts.md; names from raw data are left as they are here and escaped when displayed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import config, manifest
+from ..io import read_parquet
+
+CONTRACT_COLUMNS = {
+    "ledger": ["source_id", "source_file", "source_row", "grain", "kommunkod", "year", "period", "date",
+               "buyer_unit", "supplier_name", "supplier_orgnr", "supplier_key", "account", "account_text",
+               "amount_ore", "amount_sek", "invoice_id"],
+    "it_spend": ["kommunkod", "year", "period", "months_covered", "lens", "method", "measure", "category",
+                 "value", "unit", "per_inhabitant", "population", "population_year", "coverage_note", "source_ids"],
+    "cooperation_membership": ["kommunkod", "year", "cooperation_kind", "state", "is_host", "confidence",
+                               "cooperation_ids"],
+    "cooperation_comparison": ["lens", "year", "cooperation_kind", "variant", "method", "estimate", "ci_low",
+                               "ci_high", "p_value", "n_members", "n_nonmembers", "coverage",
+                               "min_detectable_difference", "note"],
+}
+
+PROCUREMENT_MEASURE = "it_contracted_value_sek"
+
+
+def load(table: str) -> pd.DataFrame:
+    """A processed table; UserError naming the missing file when it has not been built."""
+    return read_parquet(config.processed_dir() / f"{table}.parquet")
+
+
+def load_optional(table: str) -> pd.DataFrame:
+    """A processed table, or an empty one with its contract columns when its stage has not been built."""
+    path = config.processed_dir() / f"{table}.parquet"
+    if path.exists():
+        return read_parquet(path)
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in CONTRACT_COLUMNS.get(table, [])})
+
+
+def municipalities() -> pd.DataFrame:
+    return load("municipalities")
+
+
+def municipality_name(kommunkod: str) -> str:
+    m = municipalities().set_index("kommunkod")
+    return str(m.loc[kommunkod, "name"])
+
+
+def lan_name(lan_kod: str) -> str:
+    m = municipalities()
+    return str(m.loc[m["lan_kod"] == lan_kod, "lan_name"].iloc[0])
+
+
+def sources_table() -> pd.DataFrame:
+    """One row per source in the manifest: publisher, licence, files, size, date accessed."""
+    rows = [
+        {
+            "source_id": s.id,
+            "title": s.title,
+            "publisher": s.publisher,
+            "licence": s.licence,
+            "files": len(s.files),
+            "size_mb": round(sum(f.size for f in s.files) / 1e6, 2),
+            "date_accessed": s.date_accessed,
+        }
+        for s in manifest.load().values()
+    ]
+    return pd.DataFrame(rows)
+
+
+def processed_tables() -> pd.DataFrame:
+    """Which processed tables exist, with their row counts."""
+    paths = sorted(config.processed_dir().glob("*.parquet"))
+    return pd.DataFrame(
+        {"table": [p.stem for p in paths], "rows": [len(read_parquet(p)) for p in paths]},
+        columns=["table", "rows"],
+    )
+
+
+def lens_coverage() -> pd.DataFrame:
+    """Per municipality: which lenses have figures in it_spend (True/False per lens) and how many."""
+    spend = load_optional("it_spend")
+    m = municipalities()[["kommunkod", "name", "lan_name", "kommungrupp_2023"]]
+    lenses = ["ledger", "procurement", "published"]
+    present = spend.groupby("lens")["kommunkod"].agg(lambda s: set(s)).to_dict() if len(spend) else {}
+    out = m.copy()
+    for lens in lenses:
+        out[lens] = out["kommunkod"].isin(present.get(lens, set()))
+    out["lenses"] = out[lenses].sum(axis=1).astype("int64")
+    return out
+
+
+def lens_coverage_summary(coverage: pd.DataFrame) -> pd.DataFrame:
+    """Per lens: municipalities covered and the share of Sweden's population they hold (latest year)."""
+    pop = latest_population()
+    cov = coverage.merge(pop, on="kommunkod", how="left")
+    total = cov["population"].sum()
+    rows = []
+    for lens in ("ledger", "procurement", "published"):
+        sel = cov[cov[lens]]
+        rows.append({"lens": lens, "municipalities": len(sel), "of": len(cov),
+                     "population_share_pct": round(100 * sel["population"].sum() / total, 1)})
+    return pd.DataFrame(rows)
+
+
+def latest_population(year: int | None = None) -> pd.DataFrame:
+    """kommunkod, population, population_year: for `year`, or the latest year not after it."""
+    pop = load("population")
+    cand = pop if year is None else pop[pop["year"] <= year]
+    y = int(cand["year"].max()) if len(cand) else int(pop["year"].min())
+    sel = pop[pop["year"] == y][["kommunkod", "population"]].copy()
+    sel["population_year"] = y
+    return sel.reset_index(drop=True)
+
+
+def reconciliation() -> pd.DataFrame:
+    """The ledger stage's reconciliation of raw rows and kronor (as built)."""
+    return load_optional("ledger_reconciliation")
+
+
+def procurement_per_inhabitant(year: int | None) -> pd.DataFrame:
+    """All 290 municipalities with advertised IT procurement value in `year` (procurement lens, all categories).
+
+    Columns: kommunkod, name, lan_kod, lan_name, kommungrupp_2023, population, value_sek, per_inhabitant,
+    procurements (count, when the lens gives it). Municipalities with no IT procurement have 0, not missing.
+    Empty (with these columns) when the lens has no figures for `year` or year is None.
+    """
+    spend = load_optional("it_spend")
+    m = municipalities()[["kommunkod", "name", "lan_kod", "lan_name", "kommungrupp_2023"]]
+    sel = spend[(spend["lens"] == "procurement") & (spend["year"] == year) & (spend["category"] == "all")]
+    cols = {"kommunkod": str, "name": str, "lan_kod": str, "lan_name": str, "kommungrupp_2023": str,
+            "population": "int64", "value_sek": float, "per_inhabitant": float, "procurements": float}
+    if sel.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
+    value = sel[sel["measure"] == PROCUREMENT_MEASURE][["kommunkod", "value", "per_inhabitant", "population"]]
+    count = sel[sel["measure"] == "it_procurements_count"][["kommunkod", "value"]].rename(
+        columns={"value": "procurements"})
+    out = m.merge(value.rename(columns={"value": "value_sek"}), on="kommunkod", how="left").merge(
+        count, on="kommunkod", how="left")
+    pop = latest_population(year).set_index("kommunkod")["population"]
+    out["population"] = out["population"].fillna(out["kommunkod"].map(pop)).astype("int64")
+    out["value_sek"] = out["value_sek"].fillna(0.0).astype(float)
+    out["per_inhabitant"] = out["value_sek"] / out["population"]
+    out["procurements"] = out["procurements"].fillna(0.0).astype(float)
+    return out[list(cols)].sort_values("kommunkod", ignore_index=True)
+
+
+def ranking(per_inh: pd.DataFrame) -> pd.DataFrame:
+    """Municipalities ranked by per-inhabitant value, highest first (rank 1 = highest)."""
+    out = per_inh.sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True], ignore_index=True)
+    out.insert(0, "rank", range(1, len(out) + 1))
+    return out[["rank", "kommunkod", "name", "lan_name", "kommungrupp_2023", "population", "procurements",
+                "value_sek", "per_inhabitant"]]
+
+
+POPULATION_BANDS = [0, 10_000, 20_000, 50_000, 100_000, 200_000, 10_000_000]
+
+
+def scale_bands(per_inh: pd.DataFrame) -> pd.DataFrame:
+    """Median and quartiles of per-inhabitant value by population band (the scale curve)."""
+    labels = [f"{a:,}–{b:,}" if b < 10_000_000 else f"{a:,}+" for a, b in zip(POPULATION_BANDS, POPULATION_BANDS[1:])]
+    band = pd.cut(per_inh["population"], POPULATION_BANDS, labels=labels, right=False)
+    g = per_inh.assign(band=band).groupby("band", observed=False)["per_inhabitant"]
+    out = pd.DataFrame({"municipalities": g.size(), "median": g.median(), "q25": g.quantile(0.25),
+                        "q75": g.quantile(0.75)}).reset_index()
+    out["band"] = out["band"].astype(str)
+    return out
+
+
+def red_flags(per_inh: pd.DataFrame, factor: float = 5.0) -> pd.DataFrame:
+    """Municipalities whose per-inhabitant value is more than `factor` × the national median (among those >0).
+
+    Such outliers are usually one large (often multi-year or framework) procurement, not a year's spending.
+    """
+    pos = per_inh[per_inh["per_inhabitant"] > 0]
+    if pos.empty:
+        return per_inh.head(0).assign(times_median=pd.Series(dtype=float))
+    med = pos["per_inhabitant"].median()
+    out = pos[pos["per_inhabitant"] > factor * med].assign(times_median=lambda d: d["per_inhabitant"] / med)
+    return out.sort_values("times_median", ascending=False, ignore_index=True)
+
+
+def ledger_slice(kommunkod: str, period: str) -> pd.DataFrame:
+    """The ledger postings of one municipality in one month (empty when none are published)."""
+    led = load_optional("ledger")
+    return led[(led["kommunkod"] == kommunkod) & (led["period"] == period)].reset_index(drop=True)
+
+
+def ledger_periods() -> pd.DataFrame:
+    """Which municipality × period combinations the ledger lens holds, with row counts and kronor."""
+    led = load_optional("ledger")
+    if led.empty:
+        return pd.DataFrame(columns=["kommunkod", "year", "period", "grain", "rows", "amount_sek"])
+    g = led.groupby(["kommunkod", "year", "period", "grain"], dropna=False)
+    return g.agg(rows=("amount_ore", "size"), amount_sek=("amount_ore", lambda s: s.sum() / 100)).reset_index()
+
+
+def ledger_it_by_category(kommunkod: str, period: str) -> pd.DataFrame:
+    """IT spend in one municipality and month, by category and method (ledger lens of it_spend)."""
+    spend = load_optional("it_spend")
+    sel = spend[(spend["lens"] == "ledger") & (spend["kommunkod"] == kommunkod) & (spend["period"] == period)]
+    return sel[["method", "measure", "category", "value", "per_inhabitant", "coverage_note"]].sort_values(
+        ["method", "category"], ignore_index=True)
+
+
+def top_suppliers(postings: pd.DataFrame, n: int = 25) -> pd.DataFrame:
+    """Suppliers by net amount (credit notes netted), with postings and credit-note counts."""
+    if postings.empty:
+        return pd.DataFrame(columns=["supplier_name", "supplier_orgnr", "postings", "credit_notes", "net_sek"])
+    g = postings.groupby("supplier_key", dropna=False)
+    out = g.agg(supplier_name=("supplier_name", "first"), supplier_orgnr=("supplier_orgnr", "first"),
+                postings=("amount_ore", "size"), credit_notes=("amount_ore", lambda s: int((s < 0).sum())),
+                net_ore=("amount_ore", "sum")).reset_index(drop=True)
+    out["net_sek"] = out["net_ore"] / 100
+    out = out.sort_values(["net_ore", "supplier_name"], ascending=[False, True], ignore_index=True)
+    return out[["supplier_name", "supplier_orgnr", "postings", "credit_notes", "net_sek"]].head(n)
+
+
+def credit_notes(postings: pd.DataFrame) -> pd.DataFrame:
+    """The negative postings (credit notes and corrections), largest first."""
+    cols = ["date", "supplier_name", "account", "account_text", "amount_sek", "invoice_id"]
+    neg = postings[postings["amount_ore"] < 0] if len(postings) else postings
+    return neg.sort_values("amount_ore", ignore_index=True)[cols] if len(neg) else pd.DataFrame(columns=cols)
+
+
+def ledger_rejects(postings: pd.DataFrame) -> pd.DataFrame:
+    """Rows the ledger stage could not use from the raw files behind these postings, with the reason."""
+    rej = load_optional("ledger_rejects")
+    if rej.empty or "source_id" not in rej.columns:
+        return rej
+    return rej[rej["source_id"].isin(sources_of(postings))].reset_index(drop=True)
+
+
+def membership(year: int, kind: str) -> pd.DataFrame:
+    """Membership state of every municipality for one cooperation kind and year, with names."""
+    mem = load_optional("cooperation_membership")
+    sel = mem[(mem["year"] == year) & (mem["cooperation_kind"] == kind)]
+    m = municipalities()[["kommunkod", "name", "lan_name", "kommungrupp_2023"]]
+    cols = ["state", "is_host", "confidence", "cooperation_ids"]
+    return m.merge(sel[["kommunkod", *cols]], on="kommunkod", how="inner").sort_values("kommunkod", ignore_index=True)
+
+
+def membership_summary(members: pd.DataFrame) -> pd.DataFrame:
+    """Municipalities per membership state and confidence."""
+    if members.empty:
+        return pd.DataFrame(columns=["state", "confidence", "municipalities"])
+    return members.groupby(["state", "confidence"], dropna=False).size().rename("municipalities").reset_index()
+
+
+def comparison(lens: str, year: int, kind: str) -> pd.DataFrame:
+    """All rows (variants and methods) of the cooperation comparison for one lens, year and kind."""
+    comp = load_optional("cooperation_comparison")
+    sel = comp[(comp["lens"] == lens) & (comp["year"] == year) & (comp["cooperation_kind"] == kind)]
+    return sel.reset_index(drop=True)
+
+
+def region_table(per_inh_table: pd.DataFrame, lan_kod: str) -> pd.DataFrame:
+    """The län's municipalities with their value per inhabitant, the national median and their SKR-group median.
+
+    Medians are over municipalities that advertised IT procurement with a value (zeros excluded).
+    """
+    pos = per_inh_table[per_inh_table["per_inhabitant"] > 0]
+    group_median = pos.groupby("kommungrupp_2023")["per_inhabitant"].median().rename("kommungrupp_median")
+    lan = per_inh_table[per_inh_table["lan_kod"] == lan_kod].merge(
+        group_median, left_on="kommungrupp_2023", right_index=True, how="left")
+    lan["national_median"] = pos["per_inhabitant"].median()
+    cols = ["kommunkod", "name", "kommungrupp_2023", "population", "procurements", "value_sek", "per_inhabitant",
+            "kommungrupp_median", "national_median"]
+    return lan[cols].sort_values("per_inhabitant", ascending=False, ignore_index=True)
+
+
+def municipality_profile(kommunkod: str) -> pd.Series:
+    """One municipality's reference facts with its latest population and density."""
+    m = municipalities().set_index("kommunkod").loc[kommunkod]
+    pop = latest_population().set_index("kommunkod").loc[kommunkod]
+    return pd.Series({
+        "kommunkod": kommunkod, "name": m["name"], "lan_kod": m["lan_kod"], "lan_name": m["lan_name"],
+        "kommungrupp_2023": m["kommungrupp_2023"], "population": int(pop["population"]),
+        "population_year": int(pop["population_year"]), "land_area_km2": float(m["land_area_km2"]),
+        "inhabitants_per_km2": round(int(pop["population"]) / float(m["land_area_km2"]), 1),
+    })
+
+
+def municipality_spend(kommunkod: str) -> pd.DataFrame:
+    """Every IT figure for one municipality across lenses (it_spend rows), sorted."""
+    spend = load_optional("it_spend")
+    sel = spend[spend["kommunkod"] == kommunkod]
+    cols = ["lens", "method", "year", "period", "measure", "category", "value", "unit", "per_inhabitant",
+            "coverage_note", "source_ids"]
+    return sel[cols].sort_values(["lens", "year", "period", "method", "measure", "category"], ignore_index=True)
+
+
+def municipality_memberships(kommunkod: str) -> pd.DataFrame:
+    """The municipality's cooperation memberships, every kind and year."""
+    mem = load_optional("cooperation_membership")
+    sel = mem[mem["kommunkod"] == kommunkod]
+    return sel[["year", "cooperation_kind", "state", "is_host", "confidence", "cooperation_ids"]].sort_values(
+        ["cooperation_kind", "year"], ignore_index=True)
+
+
+def peers(per_inh_table: pd.DataFrame, kommunkod: str) -> pd.DataFrame:
+    """The municipality's SKR kommungrupp peers by per-inhabitant value, highest first."""
+    if per_inh_table.empty:
+        return per_inh_table
+    group = per_inh_table.loc[per_inh_table["kommunkod"] == kommunkod, "kommungrupp_2023"].iloc[0]
+    sel = per_inh_table[per_inh_table["kommungrupp_2023"] == group]
+    return ranking(sel)
+
+
+def latest_year(lens: str) -> int | None:
+    """The latest year a lens has figures for in it_spend (None when the lens has none)."""
+    spend = load_optional("it_spend")
+    years = spend.loc[spend["lens"] == lens, "year"]
+    return int(years.max()) if len(years) else None
+
+
+def sources_of(df: pd.DataFrame) -> list[str]:
+    """Sorted source ids named in a table's source_id / source_ids column (for the attribution line)."""
+    col = "source_ids" if "source_ids" in df.columns else "source_id"
+    if col not in df.columns or df.empty:
+        return []
+    return sorted({s.strip() for v in df[col].dropna() for s in str(v).split(",") if s.strip()})
+
+
+def profile_table(profile: pd.Series) -> pd.DataFrame:
+    """A municipality's facts as a two-column table for display."""
+    return pd.DataFrame({"fact": profile.index, "value": [str(v) for v in profile.values]})
+
+
+def coverage_categories(coverage: pd.DataFrame) -> pd.DataFrame:
+    """kommunkod, name, lan_kod, coverage: which lenses give a figure ('procurement + ledger', 'none', …)."""
+    lenses = ["ledger", "procurement", "published"]
+    label = coverage[lenses].apply(lambda r: " + ".join(lens for lens in lenses if r[lens]) or "none", axis=1)
+    m = municipalities()[["kommunkod", "lan_kod"]]
+    return coverage[["kommunkod", "name"]].assign(coverage=label.astype(str)).merge(m, on="kommunkod")
+
+
+def national_median(per_inh_table: pd.DataFrame) -> float | None:
+    """Median value per inhabitant over municipalities with a value above zero (None when there are none)."""
+    pos = per_inh_table.loc[per_inh_table["per_inhabitant"] > 0, "per_inhabitant"]
+    return float(pos.median()) if len(pos) else None
+
+
+def it_categories(it: pd.DataFrame) -> pd.DataFrame:
+    """IT spend by category (one method: 'accounts' when present), largest first, for a bar chart."""
+    sel = it[(it["category"] != "all") & (it["measure"] == "it_spend_sek")]
+    if sel.empty:
+        return pd.DataFrame({"category": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
+    method = "accounts" if (sel["method"] == "accounts").any() else sel["method"].iloc[0]
+    return sel[sel["method"] == method][["category", "value"]].sort_values("value", ascending=False, ignore_index=True)
+
+
+def procurement_concentration(year: int, min_share: float = 0.5) -> pd.DataFrame:
+    """Municipalities where one IT procurement holds at least min_share of their attributed IT value.
+
+    procurement_it holds one advertising year (the lens's year in it_spend); other years give an empty table.
+    """
+    cols = ["kommunkod", "name", "procurement_id", "title", "buyer_name", "is_framework", "largest_sek",
+            "total_sek", "share_pct"]
+    proc = load_optional("procurement_it")
+    if proc.empty or latest_year("procurement") != year:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    proc = proc[proc["kommunkod"].notna() & (proc["contracted_value_sek"] > 0)]
+    total = proc.groupby("kommunkod")["contracted_value_sek"].sum().rename("total_sek")
+    top = proc.sort_values(["contracted_value_sek", "procurement_id"], ascending=[False, True]).drop_duplicates(
+        "kommunkod")
+    out = top.merge(total, left_on="kommunkod", right_index=True).merge(
+        municipalities()[["kommunkod", "name"]], on="kommunkod")
+    out = out.rename(columns={"contracted_value_sek": "largest_sek"})
+    out["share_pct"] = (100 * out["largest_sek"] / out["total_sek"]).round(1)
+    out = out[out["share_pct"] >= 100 * min_share]
+    return out[cols].sort_values(["largest_sek", "kommunkod"], ascending=[False, True], ignore_index=True)
+
+
+def select_variant(comparison_rows: pd.DataFrame, attribute_federations: bool, include_frameworks: bool,
+                   trim_top_share: bool, confirmed_only: bool) -> pd.DataFrame:
+    """The comparison rows of the variant matching the report's sensitivity switches.
+
+    Variant names follow the compare stage: 'main' for the default switches, otherwise the names of the
+    switched-off defaults joined by '+' (e.g. 'no_federation_attribution+no_frameworks').
+    """
+    parts = [name for name, on in (("no_federation_attribution", not attribute_federations),
+                                   ("no_frameworks", not include_frameworks),
+                                   ("trim_top", trim_top_share), ("confirmed_only", confirmed_only)) if on]
+    variant = "+".join(parts) or "main"
+    return comparison_rows[comparison_rows["variant"] == variant].reset_index(drop=True)
+
+
+def member_codes(members: pd.DataFrame) -> set[str]:
+    """kommunkod of the members in a membership table."""
+    return set(members.loc[members["state"] == "member", "kommunkod"]) if len(members) else set()
+
+
+def lan_memberships(lan_kod: str) -> pd.DataFrame:
+    """Memberships ('member' rows) of the län's municipalities in the latest membership year, every kind."""
+    mem = load_optional("cooperation_membership")
+    cols = ["kommunkod", "name", "cooperation_kind", "is_host", "confidence", "cooperation_ids"]
+    if mem.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    m = municipalities()
+    sel = mem[(mem["year"] == mem["year"].max()) & (mem["state"] == "member")].merge(
+        m[m["lan_kod"] == lan_kod][["kommunkod", "name"]], on="kommunkod")
+    return sel[cols].sort_values(["kommunkod", "cooperation_kind"], ignore_index=True)
+
+
+def peer_window(peers_table: pd.DataFrame, kommunkod: str, n: int = 25) -> pd.DataFrame:
+    """At most n rows of a ranked peers table, always including the municipality itself."""
+    head = peers_table.head(n)
+    if kommunkod in set(head["kommunkod"]) or peers_table.empty:
+        return head
+    return pd.concat([peers_table.head(n - 1), peers_table[peers_table["kommunkod"] == kommunkod]],
+                     ignore_index=True)

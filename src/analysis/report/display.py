@@ -1,0 +1,152 @@
+"""Building blocks of every report: header, key findings, caveat box, tables and figures with CSVs beside.
+
+Everything returns IPython display objects so a notebook cell is one call. Text that may come from raw
+data (names of municipalities, suppliers, procurements) is always passed through html.escape here.
+Files (CSV, PNG) go to the report's output directory: $KOMMUN_IT_REPORT_DIR (set by `kommun-it render`),
+else config.reports_dir(). Their names carry the prefix set by the latest header() call, so reports that
+share a directory (all region reports, say) never overwrite each other's tables.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML, Image, display
+
+from .. import config, manifest
+from ..errors import UserError
+from .params import validate_params
+
+BASE_ATTRIBUTION = "Källa: SCB, Kolada (RKA), Upphandlingsmyndigheten, and the municipalities named"
+
+_state = {"prefix": ""}
+
+
+def output_dir() -> Path:
+    """Where figure and table files of the report being rendered go (created if missing)."""
+    env = os.environ.get("KOMMUN_IT_REPORT_DIR")
+    out = Path(env) if env else config.reports_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def slug(text: str) -> str:
+    """ASCII file-name slug: 'Örebro län' -> 'orebro-lan'."""
+    ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def _file_name(name: str, suffix: str) -> str:
+    return f"{_state['prefix']}{slug(name)}{suffix}"
+
+
+def write_csv(df: pd.DataFrame, name: str) -> Path:
+    """Write df as UTF-8 CSV into the output directory, byte-identical for identical input."""
+    path = output_dir() / _file_name(name, ".csv")
+    path.write_text(df.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    return path
+
+
+def header(title: str, params: dict) -> HTML:
+    """Validate the parameters, then show title, parameters, code version and the data hashes.
+
+    A bad parameter raises UserError before anything else runs. The hashes come from
+    analysis.provenance.provenance(params) so a reader can check which data and code made the report.
+    """
+    from ..provenance import provenance
+
+    params = validate_params(params)
+    _state["prefix"] = slug("-".join([title, *(str(v) for v in params.values())]))[:60].strip("-") + "-"
+    prov = provenance(params)
+    param_rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v))}</td></tr>" for k, v in prov["parameters"].items()
+    )
+    data_rows = "".join(
+        f"<tr><td>raw</td><td>{html.escape(r['file'])}</td><td><code>{html.escape(r['sha256'])}</code></td></tr>"
+        for r in prov["raw_data"]
+    ) + "".join(
+        f"<tr><td>processed</td><td>{html.escape(r['table'])}</td><td><code>{html.escape(r['sha256'])}</code></td></tr>"
+        for r in prov["processed"]
+    )
+    return HTML(
+        f"<h1>{html.escape(title)}</h1>"
+        f"<table class='report-parameters'><caption>Parameters</caption>{param_rows or '<tr><td>none</td></tr>'}</table>"
+        f"<p>Code version: <code>{html.escape(prov['code_version'])}</code></p>"
+        f"<details><summary>Data used ({len(prov['raw_data'])} raw files, {len(prov['processed'])} processed tables,"
+        f" sha256)</summary><table class='report-hashes'>{data_rows}</table></details>"
+    )
+
+
+def key_findings(sentences: list[str]) -> HTML:
+    """The 'Key findings' box: computed plain-language sentences, escaped."""
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences)
+    return HTML(f"<h2>Key findings</h2><ul class='key-findings'>{items}</ul>")
+
+
+def cannot_show(items: list[str]) -> HTML:
+    """The 'What this data cannot show' box."""
+    lis = "".join(f"<li>{html.escape(s)}</li>" for s in items)
+    return HTML(
+        "<div class='cannot-show' style='border:1px solid #999;padding:0.5em 1em;background:#f6f6f6'>"
+        f"<h2>What this data cannot show</h2><ul>{lis}</ul></div>"
+    )
+
+
+def notice(text: str) -> HTML:
+    """A one-paragraph note, e.g. that a lens has no data for the chosen parameters."""
+    return HTML(f"<p class='notice'><em>{html.escape(text)}</em></p>")
+
+
+def show_table(df: pd.DataFrame, name: str, max_rows: int = 25, caption: str | None = None) -> HTML:
+    """At most max_rows rows as escaped HTML, the full table as a CSV beside the report, linked."""
+    path = write_csv(df, name)
+    link = f"<a href='{html.escape(path.name)}'>{html.escape(path.name)}</a>"
+    cap = f"<p><strong>{html.escape(caption)}</strong></p>" if caption else ""
+    if df.empty:
+        return HTML(f"{cap}<p class='table-note'><em>No rows for these parameters in the processed data.</em>"
+                    f" (CSV: {link})</p>")
+    shown = df.head(max_rows).to_html(escape=True, index=False, na_rep="–", float_format=lambda x: f"{x:,.1f}")
+    more = f"Showing {min(len(df), max_rows)} of {len(df)} rows. " if len(df) > max_rows else ""
+    return HTML(f"{cap}{shown}<p class='table-note'>{more}Full table (CSV): {link}</p>")
+
+
+def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dpi: int = 100) -> HTML:
+    """Show fig as an inline PNG, write the PNG and the plotted data as CSV beside the report, link both.
+
+    fig None (a figure function had nothing to plot) gives a one-line notice instead.
+    """
+    import matplotlib.pyplot as plt
+
+    if fig is None:
+        return notice(f"No data to plot for {caption or name}.")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    png = buf.getvalue()
+    png_path = output_dir() / _file_name(name, ".png")
+    png_path.write_bytes(png)
+    csv_path = write_csv(df, name)
+    display(Image(data=png, format="png"))
+    cap = f"{html.escape(caption)} " if caption else ""
+    return HTML(
+        f"<p class='figure-note'>{cap}Data behind this figure (CSV): "
+        f"<a href='{html.escape(csv_path.name)}'>{html.escape(csv_path.name)}</a>"
+        f" · image: <a href='{html.escape(png_path.name)}'>{html.escape(png_path.name)}</a></p>"
+    )
+
+
+def attribution(source_ids: list[str] | tuple[str, ...] = ()) -> HTML:
+    """The attribution line every report ends with, plus each named source's own attribution."""
+    sources = manifest.load()
+    unknown = [s for s in source_ids if s not in sources]
+    if unknown:
+        raise UserError(f"attribution: source id {unknown[0]!r} is not in {config.MANIFEST.name}")
+    extra = [sources[s].attribution for s in source_ids]
+    lines = [BASE_ATTRIBUTION, *extra]
+    return HTML("<p class='attribution'>" + "<br>".join(html.escape(line) for line in lines) + "</p>")

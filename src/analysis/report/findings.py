@@ -1,0 +1,180 @@
+"""Plain-language key findings, computed from the tables each report shows (never typed-in numbers).
+
+Each function returns 3–5 sentences. Names inside sentences come from the data; key_findings() escapes them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def sek(x: float) -> str:
+    """Kronor for prose: '1.2 billion SEK', '3.4 million SEK', '12,345 SEK'."""
+    ax = abs(x)
+    if ax >= 1e9:
+        return f"{x / 1e9:,.1f} billion SEK"
+    if ax >= 1e6:
+        return f"{x / 1e6:,.1f} million SEK"
+    return f"{x:,.0f} SEK"
+
+
+def per_inh(x: float) -> str:
+    return f"{x:,.0f} SEK per inhabitant"
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "0%"
+
+
+def sources(sources_table: pd.DataFrame, coverage_summary: pd.DataFrame, coverage: pd.DataFrame) -> list[str]:
+    """Findings of the sources-and-coverage report."""
+    out = [
+        f"The reports are built from {len(sources_table)} public sources ({int(sources_table['files'].sum())} raw"
+        f" files, {sources_table['size_mb'].sum():.1f} MB), each pinned by its sha256 hash."
+    ]
+    cs = coverage_summary.set_index("lens")
+    for lens, what in (("procurement", "Advertised IT procurement"), ("ledger", "Supplier ledgers"),
+                       ("published", "Published IT-cost figures")):
+        n, share = int(cs.loc[lens, "municipalities"]), cs.loc[lens, "population_share_pct"]
+        if n == 0:
+            out.append(f"{what}: no municipality has figures in the processed data yet.")
+        else:
+            names = ", ".join(coverage.loc[coverage[lens], "name"].head(5))
+            example = f" ({names}{', …' if n > 5 else ''})" if n <= 20 else ""
+            out.append(f"{what} cover {n} of {int(cs.loc[lens, 'of'])} municipalities{example},"
+                       f" home to {share:.0f}% of Sweden's population.")
+    none = int((coverage["lenses"] == 0).sum())
+    out.append(f"{none} municipalities have no IT figure in any lens." if none else
+               "Every municipality has at least one IT figure.")
+    return out[:5]
+
+
+def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFrame, year: int) -> list[str]:
+    """Findings of the national IT picture (procurement lens)."""
+    if per_inh_table.empty:
+        return [f"No advertised IT procurement figures are available for {year}: the procurement lens has no"
+                " data for that year in the processed tables."]
+    d = per_inh_table
+    buyers = d[d["value_sek"] > 0]
+    total, pop = d["value_sek"].sum(), d["population"].sum()
+    out = [
+        f"In {year}, {len(buyers)} of {len(d)} municipalities advertised IT procurements with a contracted value,"
+        f" together {sek(total)} ({per_inh(total / pop)} across the country) in {int(d['procurements'].sum()):,}"
+        " IT procurements.",
+    ]
+    if len(buyers):
+        top = buyers.sort_values("per_inhabitant", ascending=False).iloc[0]
+        out.append(f"Among those that did, the median was {per_inh(buyers['per_inhabitant'].median())};"
+                   f" the highest was {top['name']} with {per_inh(top['per_inhabitant'])}.")
+        share_top10 = buyers.nlargest(10, "value_sek")["value_sek"].sum()
+        out.append(f"The ten largest buyers account for {pct(share_top10, total)} of the contracted IT value.")
+    b = bands[bands["municipalities"] > 0]
+    if len(b) >= 2 and b["median"].notna().sum() >= 2:
+        small, large = b.dropna(subset=["median"]).iloc[0], b.dropna(subset=["median"]).iloc[-1]
+        direction = "higher" if small["median"] > large["median"] else "lower"
+        out.append(f"The smallest municipalities ({small['band']} inhabitants) have a {direction} median"
+                   f" ({per_inh(small['median'])}) than the largest ({large['band']}: {per_inh(large['median'])}).")
+    out.append(f"{len(flags)} municipalities have a value more than five times the median; such peaks are usually"
+               " one large multi-year or framework contract, not a year's spending." if len(flags) else
+               "No municipality exceeds five times the median.")
+    return out[:5]
+
+
+def ledger(postings: pd.DataFrame, it: pd.DataFrame, suppliers: pd.DataFrame, name: str, period: str) -> list[str]:
+    """Findings of the ledger deep-dive for one municipality and month."""
+    if postings.empty:
+        return [f"{name} has no published supplier-ledger postings for {period} in the processed data."]
+    amounts = postings["amount_ore"]
+    out = [
+        f"{name} paid {sek(amounts.sum() / 100)} net to {postings['supplier_key'].nunique():,} suppliers in"
+        f" {period}, in {len(postings):,} postings.",
+    ]
+    neg = amounts[amounts < 0]
+    out.append(f"{len(neg):,} postings are credit notes or corrections, together {sek(neg.sum() / 100)}." if len(neg)
+               else "There are no credit notes in this month.")
+    total_it = it[(it["category"] == "all") & (it["measure"] == "it_spend_sek")]
+    for _, row in total_it.iterrows():
+        out.append(f"IT spend by the '{row['method']}' method: {sek(row['value'])}"
+                   f" ({pct(row['value'], amounts.sum() / 100)} of the month's net payments).")
+    if len(suppliers):
+        top = suppliers.iloc[0]
+        out.append(f"The largest supplier was {top['supplier_name']} with {sek(top['net_sek'])}.")
+    return out[:5]
+
+
+def cooperation(main: pd.DataFrame, members: pd.DataFrame, kind: str, lens: str, year: int) -> list[str]:
+    """Findings of the cooperation comparison (main variant row plus the membership table)."""
+    counts = members["state"].value_counts() if len(members) else pd.Series(dtype="int64")
+    out = [f"For '{kind}' in {year}: {int(counts.get('member', 0))} municipalities are members,"
+           f" {int(counts.get('no_membership_found', 0))} have no membership found and"
+           f" {int(counts.get('unknown', 0))} are unknown."]
+    if main.empty:
+        out.append(f"No comparison is available for lens '{lens}', {year}, '{kind}'.")
+        return out
+    r = main.iloc[0]
+    if pd.isna(r["estimate"]):
+        out.append(f"Too few municipalities to compare ({int(r['n_members'])} members,"
+                   f" {int(r['n_nonmembers'])} non-members).")
+        return out
+    direction = "more" if r["estimate"] > 0 else "less"
+    out.append(f"Members spend {per_inh(abs(r['estimate']))} {direction} than non-members"
+               f" (95% interval {r['ci_low']:,.0f} to {r['ci_high']:,.0f}), by the {r['method']} method.")
+    significant = pd.notna(r["p_value"]) and r["p_value"] < 0.05
+    out.append(f"The difference is {'' if significant else 'not '}statistically clear (p = {r['p_value']:.2f}),"
+               f" with {int(r['n_members'])} members and {int(r['n_nonmembers'])} non-members compared.")
+    if pd.notna(r["min_detectable_difference"]):
+        out.append(f"With this many municipalities only a difference of about"
+                   f" {per_inh(r['min_detectable_difference'])} or more could reliably be detected.")
+    return out[:5]
+
+
+def region(per_inh_table: pd.DataFrame, lan_kod: str, year: int) -> list[str]:
+    """Findings of the region report: the län's municipalities against the country and their peers."""
+    d = per_inh_table
+    if d.empty:
+        return [f"No advertised IT procurement figures are available for {year}."]
+    lan = d[d["lan_kod"] == lan_kod]
+    name = lan["lan_name"].iloc[0]
+    nat_med = d.loc[d["per_inhabitant"] > 0, "per_inhabitant"].median()
+    buyers = lan[lan["value_sek"] > 0]
+    out = [f"{len(buyers)} of the {len(lan)} municipalities in {name} advertised IT procurements with a value"
+           f" in {year}, together {sek(lan['value_sek'].sum())}."]
+    if len(buyers):
+        out.append(f"Their median was {per_inh(buyers['per_inhabitant'].median())}, against"
+                   f" {per_inh(nat_med)} for all Swedish municipalities that advertised.")
+        top = buyers.sort_values("per_inhabitant", ascending=False).iloc[0]
+        out.append(f"The highest in the län was {top['name']} ({per_inh(top['per_inhabitant'])}).")
+    total = lan["value_sek"].sum()
+    if total > 0:
+        big = lan.sort_values("value_sek", ascending=False).iloc[0]
+        out.append(f"{big['name']} accounts for {pct(big['value_sek'], total)} of the län's contracted IT value.")
+    return out[:5]
+
+
+def municipality(profile: pd.Series, spend: pd.DataFrame, per_inh_table: pd.DataFrame,
+                 memberships: pd.DataFrame) -> list[str]:
+    """Findings of the municipality profile."""
+    out = [f"{profile['name']} ({profile['lan_name']}) had {int(profile['population']):,} inhabitants on"
+           f" 31 December {int(profile['population_year'])} and belongs to the SKR group"
+           f" '{profile['kommungrupp_2023']}'."]
+    row = per_inh_table[per_inh_table["kommunkod"] == profile["kommunkod"]]
+    if len(row):
+        r = row.iloc[0]
+        peers = per_inh_table[(per_inh_table["kommungrupp_2023"] == r["kommungrupp_2023"])
+                              & (per_inh_table["per_inhabitant"] > 0)]
+        if r["value_sek"] > 0:
+            rank = int((per_inh_table["per_inhabitant"] > r["per_inhabitant"]).sum()) + 1
+            out.append(f"Its advertised IT procurements had a contracted value of {sek(r['value_sek'])}"
+                       f" ({per_inh(r['per_inhabitant'])}), rank {rank} of {len(per_inh_table)}.")
+            if len(peers):
+                out.append(f"The median of its SKR group peers that advertised was {per_inh(peers['per_inhabitant'].median())}.")
+        else:
+            out.append("It advertised no IT procurement with a contracted value in the procurement year;"
+                       " that does not mean it spent nothing on IT.")
+    lenses = sorted(set(spend["lens"])) if len(spend) else []
+    out.append(f"IT figures exist in {len(lenses)} lens(es): {', '.join(lenses)}." if lenses
+               else "No lens has an IT figure for it.")
+    member = memberships[memberships["state"] == "member"] if len(memberships) else memberships
+    out.append(f"It is a member of IT cooperations of {member['cooperation_kind'].nunique()} kind(s)." if len(member)
+               else "No IT cooperation membership was found (absence in our table does not prove non-membership).")
+    return out[:5]

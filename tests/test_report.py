@@ -1,0 +1,220 @@
+"""Report helpers: escaping, tables and figures with CSVs beside them, computed findings, parameter checks.
+
+Lens tables (it_spend, ledger, memberships, comparison) are synthetic here, generated with a seeded
+generator and named synthetic_*, so the helpers are tested whether or not those stages are built.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import report
+from analysis.errors import UserError
+from analysis.io import write_parquet
+
+
+def synthetic_it_spend(municipalities: pd.DataFrame, population: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
+    """Synthetic procurement-lens rows for 2021: 200 municipalities with a value, the rest without a row."""
+    rng = np.random.default_rng(seed)
+    pop = population[population["year"] == 2020].set_index("kommunkod")["population"]
+    codes = municipalities["kommunkod"].sample(200, random_state=seed).sort_values().tolist()
+    values = rng.lognormal(15, 1.2, len(codes)).round(0)
+    counts = rng.integers(1, 20, len(codes)).astype(float)
+    rows = []
+    for code, value, count in zip(codes, values, counts):
+        for measure, v in (("it_contracted_value_sek", value), ("it_procurements_count", count)):
+            rows.append({"kommunkod": code, "year": 2021, "period": "2021", "months_covered": 12,
+                         "lens": "procurement", "method": "cpv", "measure": measure, "category": "all",
+                         "value": float(v), "unit": "SEK" if measure.endswith("sek") else "count",
+                         "per_inhabitant": float(v) / pop[code], "population": int(pop[code]),
+                         "population_year": 2020, "coverage_note": "synthetic", "source_ids": "uhm-procurement-2021"})
+    return pd.DataFrame(rows)
+
+
+def synthetic_ledger(seed: int = 3) -> pd.DataFrame:
+    """Synthetic postings for 1880 in 2016-03, with a credit note and a name that needs escaping."""
+    rng = np.random.default_rng(seed)
+    names = ["Atea Sverige AB", "<b>Bad & Co</b>", "Tieto Sverige AB"]
+    amounts = (rng.integers(1_000, 5_000_000, 12) * np.array([1] * 11 + [-1])).astype("int64")
+    return pd.DataFrame({
+        "source_id": "orebro-ledger-2016-03", "source_file": "synthetic.xlsx", "source_row": range(2, 14),
+        "grain": "posting", "kommunkod": "1880", "year": 2016, "period": "2016-03", "date": None,
+        "buyer_unit": None, "supplier_name": [names[i % 3] for i in range(12)], "supplier_orgnr": None,
+        "supplier_key": [f"name:{names[i % 3]}" for i in range(12)], "account": "6540", "account_text": "IT",
+        "amount_ore": amounts, "amount_sek": amounts / 100, "invoice_id": None,
+    })
+
+
+@pytest.fixture(scope="module")
+def synthetic_home(processed_dir, raw_dir, tmp_path_factory):
+    """A KOMMUN_IT_HOME with the real reference tables and synthetic lens tables."""
+    home = tmp_path_factory.mktemp("synthetic_home")
+    out = home / "data" / "processed"
+    out.mkdir(parents=True)
+    (home / "data" / "raw").symlink_to(raw_dir)
+    muni = pd.read_parquet(processed_dir / "municipalities.parquet")
+    pop = pd.read_parquet(processed_dir / "population.parquet")
+    write_parquet(muni, out / "municipalities.parquet")
+    write_parquet(pop, out / "population.parquet")
+    write_parquet(synthetic_it_spend(muni, pop), out / "it_spend.parquet")
+    write_parquet(synthetic_ledger(), out / "ledger.parquet")
+    return home
+
+
+@pytest.fixture
+def env(synthetic_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("KOMMUN_IT_HOME", str(synthetic_home))
+    monkeypatch.setenv("KOMMUN_IT_REPORT_DIR", str(tmp_path / "out"))
+    monkeypatch.delenv("KOMMUN_IT_PROVENANCE", raising=False)
+    return tmp_path / "out"
+
+
+def test_show_table_escapes_caps_and_writes_the_full_csv(env):
+    df = pd.DataFrame({"name": ["<script>alert(1)</script>"] + [f"Kommun {i}" for i in range(29)], "v": range(30)})
+    html = report.show_table(df, "names", max_rows=25).data
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "Showing 25 of 30 rows" in html
+    csv = next(env.glob("*names.csv"))
+    assert f"href='{csv.name}'" in html
+    assert pd.read_csv(csv)["name"].tolist() == df["name"].tolist()
+
+
+def test_save_figure_writes_png_and_csv_of_the_plotted_data(env):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    data = pd.DataFrame({"x": [1, 2, 3], "y": [3.5, 1.0, 2.0]})
+    ax.plot(data["x"], data["y"])
+    html = report.save_figure(fig, data, "line", caption="A <line>").data
+    csv, png = next(env.glob("*line.csv")), next(env.glob("*line.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pd.testing.assert_frame_equal(pd.read_csv(csv), data)
+    assert csv.name in html and "A &lt;line&gt;" in html
+
+
+def test_save_figure_without_a_figure_says_so(env):
+    assert "No data to plot" in report.save_figure(None, pd.DataFrame(), "empty").data
+
+
+def test_header_shows_parameters_code_version_and_hashes(env, synthetic_home):
+    from analysis.provenance import sha256_file
+
+    html = report.header("Municipality profile", {"kommunkod": "0180"}).data
+    assert "Municipality profile" in html and "kommunkod" in html and "&#x27;0180&#x27;" in html
+    assert re.search(r"Code version: <code>0\.1\.0", html)
+    assert sha256_file(synthetic_home / "data" / "processed" / "municipalities.parquet") in html
+    assert "orebro-ledger-2016-03/Orebro.2016-03.xlsx" in html
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"kommunkod": 180}, "kommunkod=180"),
+        ({"kommunkod": "9999"}, "no municipality"),
+        ({"lan_kod": "1"}, "lan_kod='1'"),
+        ({"lan_kod": "99"}, "no län"),
+        ({"year": "2021"}, "year='2021'"),
+        ({"period": "2016-13"}, "period"),
+        ({"lens": "budget"}, "lens='budget'"),
+        ({"cooperation_kind": "inera"}, "cooperation_kind"),
+        ({"include_frameworks": "yes"}, "include_frameworks"),
+        ({"kommun": "0180"}, "unknown report parameter 'kommun'"),
+    ],
+)
+def test_bad_parameters_give_one_line_naming_them(env, params, message):
+    with pytest.raises(UserError, match=re.escape(message)) as exc:
+        report.header("x", params)
+    assert "\n" not in str(exc.value)
+
+
+def test_procurement_per_inhabitant_covers_all_290_with_zeros(env):
+    d = report.data.procurement_per_inhabitant(2021)
+    assert len(d) == 290 and d["kommunkod"].is_unique
+    assert (d["value_sek"] > 0).sum() == 200 and (d["value_sek"] == 0).sum() == 90
+    np.testing.assert_allclose(d["per_inhabitant"], d["value_sek"] / d["population"])
+    assert report.data.procurement_per_inhabitant(2019).empty
+
+
+def test_national_findings_are_computed_from_the_data(env):
+    d = report.data.procurement_per_inhabitant(2021)
+    bands, flags = report.data.scale_bands(d), report.data.red_flags(d)
+    before = report.findings.national(d, bands, flags, 2021)
+    assert 3 <= len(before) <= 5
+    assert "200 of 290 municipalities" in before[0]
+    top = d.sort_values("per_inhabitant").iloc[-1]
+    assert top["name"] in before[1]
+    changed = d.copy()
+    first = changed.index[changed["value_sek"] == 0][0]
+    changed.loc[first, "value_sek"] = 1e10
+    changed["per_inhabitant"] = changed["value_sek"] / changed["population"]
+    after = report.findings.national(changed, report.data.scale_bands(changed), report.data.red_flags(changed), 2021)
+    assert "201 of 290 municipalities" in after[0]
+    assert changed.loc[first, "name"] in after[1]
+    assert after != before
+
+
+def test_key_findings_escape_names(env):
+    html = report.key_findings(["<img src=x onerror=alert(1)> spent 5 SEK"]).data
+    assert "<h2>Key findings</h2>" in html and "<img" not in html
+
+
+def test_ledger_views_net_credit_notes_and_findings(env):
+    postings = report.data.ledger_slice("1880", "2016-03")
+    assert len(postings) == 12
+    sup = report.data.top_suppliers(postings)
+    assert sup["net_sek"].sum() == pytest.approx(postings["amount_ore"].sum() / 100)
+    assert sup["credit_notes"].sum() == 1
+    credit = report.data.credit_notes(postings)
+    assert len(credit) == 1 and credit["amount_sek"].iloc[0] < 0
+    sentences = report.findings.ledger(postings, report.data.ledger_it_by_category("1880", "2016-03"), sup,
+                                       "Örebro", "2016-03")
+    assert "1 postings are credit notes" in sentences[1]
+    assert report.data.ledger_slice("1880", "2016-04").empty
+
+
+def test_region_table_and_findings(env):
+    d = report.data.procurement_per_inhabitant(2021)
+    region = report.data.region_table(d, "18")
+    assert set(region["kommunkod"].str[:2]) == {"18"} and len(region) == 12
+    assert region["national_median"].iloc[0] == pytest.approx(report.data.national_median(d))
+    sentences = report.findings.region(d, "18", 2021)
+    assert "Örebro län" in sentences[0]
+
+
+def test_maps_colour_every_municipality(env):
+    d = report.data.procurement_per_inhabitant(2021)
+    fig, plotted = report.maps.choropleth(d, "per_inhabitant", "t", "SEK", outline={"0180"})
+    assert len(plotted) == 290 and plotted["per_inhabitant"].notna().all()
+    fig2, plotted2 = report.maps.choropleth(d, "per_inhabitant", "t", "SEK", lan_kod="01")
+    assert len(plotted2) == 26
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_attribution_names_sources_and_rejects_unknown(env):
+    html = report.attribution(["orebro-ledger-2016-03"]).data
+    assert "Källa: SCB, Kolada (RKA), Upphandlingsmyndigheten, and the municipalities named" in html
+    assert "Örebro" in html
+    with pytest.raises(UserError, match="nosuch"):
+        report.attribution(["nosuch"])
+    with pytest.raises(UserError, match="unknown"):
+        report.caveats("unknown")
+
+
+def test_missing_lens_tables_give_empty_tables_not_errors(tmp_path, processed_dir, monkeypatch):
+    home = tmp_path / "home"
+    (home / "data" / "processed").mkdir(parents=True)
+    for t in ("municipalities", "population"):
+        (home / "data" / "processed" / f"{t}.parquet").write_bytes((processed_dir / f"{t}.parquet").read_bytes())
+    monkeypatch.setenv("KOMMUN_IT_HOME", str(home))
+    assert report.data.procurement_per_inhabitant(2021).empty
+    assert report.data.membership(2021, "any_it").empty
+    sentences = report.findings.national(report.data.procurement_per_inhabitant(2021), pd.DataFrame(),
+                                         pd.DataFrame(), 2021)
+    assert sentences == ["No advertised IT procurement figures are available for 2021: the procurement lens has"
+                         " no data for that year in the processed tables."]
