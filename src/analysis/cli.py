@@ -120,6 +120,34 @@ def refresh_kolada_groups() -> None:
 
 
 @app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="A supplier-ledger file (CSV, xlsx or rowstore JSON).")],
+    format: Annotated[str | None, typer.Option("--format", help="Shape (default: detected); see docs/ledgers.md.")] = None,
+    kommun: Annotated[str | None, typer.Option(help="Kommunkod when the file has none, e.g. 1880.")] = None,
+    period: Annotated[str | None, typer.Option(help="YYYY-MM when the file has no date column.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected).")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detected).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write cleaned rows here (.parquet or .csv).")] = None,
+) -> None:
+    """Read one supplier ledger into the cleaned schema; print its shape and reconciliation."""
+    from .ledgers import ingest_file, ingest_report, known_municipalities, write_table
+
+    result = ingest_file(
+        file,
+        municipalities=known_municipalities(),
+        shape=format,
+        kommun=kommun,
+        period=period,
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+    typer.echo(ingest_report(result))
+    if out is not None:
+        write_table(result.ledger, out)
+        typer.echo(f"ingest: wrote {len(result.ledger):,} rows to {out}")
+
+
+@app.command()
 def version() -> None:
     """Print the code version."""
     typer.echo(__version__)

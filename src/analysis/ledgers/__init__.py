@@ -1,0 +1,282 @@
+"""Supplier-ledger ingestion: every known publisher shape into one `ledger` table, nothing lost.
+
+Public API
+- `ingest_file(path, ...)` / `ingest_files(paths, ...)`: read, detect, clean and reconcile files
+  -> `Ingested(ledger, rejects, reconciliation)`, validated against the schemas below.
+- `ledgers_stage(raw_dir, out_dir)`: the build stage for the ledger sources in the manifest.
+- Schemas `LEDGER_SCHEMA`, `REJECTS_SCHEMA`, `RECONCILIATION_SCHEMA` (docs/contracts.md, docs/ledgers.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow
+
+from ..errors import UserError
+from ..io import read_parquet, validate
+from . import readers
+from .clean import Context, clean
+
+KOMMUNKOD = r"^\d{4}$"
+
+LEDGER_SCHEMA = pa.DataFrameSchema(
+    {
+        "source_id": pa.Column(str),
+        "source_file": pa.Column(str),
+        "source_row": pa.Column("int64", pa.Check.ge(1)),
+        "grain": pa.Column(str, pa.Check.isin(["posting", "supplier_year"])),
+        "kommunkod": pa.Column(str, pa.Check.str_matches(KOMMUNKOD)),
+        "year": pa.Column("int64", pa.Check.in_range(1990, 2100)),
+        "period": pa.Column(str, pa.Check.str_matches(r"^\d{4}-(0[1-9]|1[0-2])$"), nullable=True),
+        "date": pa.Column(pd.ArrowDtype(pyarrow.date32()), nullable=True),
+        "buyer_unit": pa.Column(str, nullable=True),
+        "supplier_name": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "supplier_orgnr": pa.Column(str, pa.Check.str_matches(r"^\d{6}-\d{4}$"), nullable=True),
+        "supplier_key": pa.Column(str, pa.Check.str_matches(r"^(\d{6}-\d{4}|pn:[a-z2-7]{32}|name:.+)$")),
+        "account": pa.Column(str, nullable=True),
+        "account_text": pa.Column(str, nullable=True),
+        "amount_ore": pa.Column("int64"),
+        "amount_sek": pa.Column("float64"),
+        "invoice_id": pa.Column(str, nullable=True),
+    },
+    unique=["source_id", "source_file", "source_row"],
+    strict=True,
+    ordered=True,
+)
+
+REJECTS_SCHEMA = pa.DataFrameSchema(
+    {
+        "source_id": pa.Column(str),
+        "source_file": pa.Column(str),
+        "source_row": pa.Column("int64", pa.Check.ge(1)),
+        "reason": pa.Column(str),
+        "raw_amount": pa.Column(str, nullable=True),
+        "amount_ore": pa.Column("Int64", nullable=True),
+        "raw_supplier_name": pa.Column(str, nullable=True),
+        "raw_supplier_id": pa.Column(str, nullable=True),
+        "raw_date": pa.Column(str, nullable=True),
+        "raw_text": pa.Column(str, nullable=True),
+    },
+    unique=["source_id", "source_file", "source_row"],
+    strict=True,
+    ordered=True,
+)
+
+RECONCILIATION_SCHEMA = pa.DataFrameSchema(
+    {
+        "source_id": pa.Column(str),
+        "source_file": pa.Column(str),
+        "shape": pa.Column(str),
+        "grain": pa.Column(str),
+        "rows_in": pa.Column("int64", pa.Check.ge(0)),
+        "rows_clean": pa.Column("int64", pa.Check.ge(0)),
+        "rows_rejected": pa.Column("int64", pa.Check.ge(0)),
+        "ore_in": pa.Column("int64"),
+        "ore_clean": pa.Column("int64"),
+        "ore_rejected": pa.Column("int64"),
+        "balanced": pa.Column(bool, pa.Check.eq(True)),
+        "note": pa.Column(str),
+    },
+    checks=[
+        pa.Check(lambda d: (d.rows_in == d.rows_clean + d.rows_rejected).all(), error="rows do not add up"),
+        pa.Check(lambda d: (d.ore_in == d.ore_clean + d.ore_rejected).all(), error="öre do not add up"),
+    ],
+    unique=["source_id", "source_file"],
+    strict=True,
+    ordered=True,
+)
+
+
+@dataclass
+class Ingested:
+    """Cleaned rows, rejected rows and one reconciliation row per raw file."""
+
+    ledger: pd.DataFrame
+    rejects: pd.DataFrame
+    reconciliation: pd.DataFrame
+    shapes: dict[str, str]
+
+
+def _check_params(kommun: str | None, period: str | None, municipalities) -> None:
+    if kommun is not None and not re.fullmatch(KOMMUNKOD, kommun):
+        raise UserError(f"--kommun {kommun!r}: expected a four-digit kommunkod such as 0180")
+    if kommun is not None and kommun not in municipalities:
+        raise UserError(f"--kommun {kommun!r}: not one of Sweden's 290 kommunkoder")
+    if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        raise UserError(f"--period {period!r}: expected YYYY-MM, e.g. 2016-03")
+    if not municipalities:
+        raise UserError("the list of municipalities is empty: run `kommun-it build reference` first")
+
+
+def _finish(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], shapes: dict[str, str]) -> Ingested:
+    ledger = pd.concat([p[0] for p in parts], ignore_index=True)
+    rejects = pd.concat([p[1] for p in parts], ignore_index=True)
+    recon = pd.DataFrame([p[2] for p in parts]).astype(
+        {c: "int64" for c in ("rows_in", "rows_clean", "rows_rejected", "ore_in", "ore_clean", "ore_rejected")}
+        | {"balanced": bool, "note": "str", "shape": "str", "grain": "str", "source_id": "str", "source_file": "str"}
+    )
+    rejects["amount_ore"] = rejects["amount_ore"].astype("Int64")
+    return Ingested(
+        validate(ledger, LEDGER_SCHEMA, "ledger"),
+        validate(rejects, REJECTS_SCHEMA, "ledger_rejects"),
+        validate(recon, RECONCILIATION_SCHEMA, "ledger_reconciliation"),
+        shapes,
+    )
+
+
+def ingest_files(
+    paths: list[Path],
+    *,
+    municipalities: frozenset[str] | set[str],
+    source_id: str = "ingest",
+    shape: str | None = None,
+    kommun: str | None = None,
+    period: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    max_bad_share: float = 0.01,
+) -> Ingested:
+    """Ingest several files of one publisher; a file whose content repeats an earlier one is rejected whole."""
+    municipalities = frozenset(municipalities)
+    _check_params(kommun, period, municipalities)
+    if decimal not in (None, ",", "."):
+        raise UserError(f"decimal separator {decimal!r}: expected ',' or '.'")
+    parts, shapes, seen = [], {}, {}
+    for path in paths:
+        path = Path(path)
+        raw = readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter)
+        fp = readers.fingerprint(raw)
+        ctx = Context(
+            source_id=source_id,
+            source_file=path.name,
+            kommunkod=kommun,
+            period=period,
+            decimal=decimal,
+            municipalities=municipalities,
+            max_bad_share=max_bad_share,
+            duplicate_of=seen.get(fp),
+        )
+        seen.setdefault(fp, path.name)
+        parts.append(clean(raw, ctx))
+        shapes[path.name] = raw.shape
+    return _finish(parts, shapes)
+
+
+def ingest_file(path: Path, **kwargs) -> Ingested:
+    """Ingest one file (see ingest_files for the keyword arguments)."""
+    return ingest_files([Path(path)], **kwargs)
+
+
+# ---- build stage -------------------------------------------------------------------------------
+
+# The ledger sources in data/sources.yml and what their files do not say themselves.
+LEDGER_SOURCES: dict[str, dict] = {
+    "orebro-ledger-2016-03": {"files": ["Orebro.2016-03.xlsx"], "kommun": "1880"},
+    "vasteras-ledger-sample-2025-01": {"files": ["sample.json"], "kommun": None},
+    "goteborg-ledger-aggregates-2016-2019": {
+        "files": ["spend_per_supplier_per_year.csv"],
+        "kommun": "1480",
+        "orgnr_list": "supplier_orgnr.csv",
+        "crosscheck": "monthly_totals.csv",
+    },
+}
+
+
+def ingest_source(source_id: str, raw_dir: Path, municipalities: frozenset[str]) -> list[tuple]:
+    """Read and clean every ledger file of one manifest source."""
+    spec = LEDGER_SOURCES[source_id]
+    folder = Path(raw_dir) / source_id
+    parts = []
+    for name in spec["files"]:
+        path = folder / name
+        raw = readers.read_raw(path)
+        if "orgnr_list" in spec:
+            readers.attach_orgnr_by_name(raw, folder / spec["orgnr_list"])
+        ctx = Context(source_id=source_id, source_file=name, kommunkod=spec["kommun"], municipalities=municipalities)
+        ledger, rejects, recon = clean(raw, ctx)
+        if "crosscheck" in spec:
+            by_year = ledger.groupby("year")["amount_ore"].sum()
+            note = readers.monthly_crosscheck(folder / spec["crosscheck"], by_year)
+            recon["note"] = "; ".join(x for x in (recon["note"], note) if x)
+        parts.append((ledger, rejects, recon))
+    return parts
+
+
+def ledgers_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
+    """Build stage "ledgers": ledger, ledger_rejects and ledger_reconciliation for every ledger source."""
+    municipalities = frozenset(read_parquet(Path(out_dir) / "municipalities.parquet")["kommunkod"])
+    parts, shapes = [], {}
+    for source_id in LEDGER_SOURCES:
+        parts.extend(ingest_source(source_id, raw_dir, municipalities))
+    result = _finish(parts, shapes)
+    return {
+        "ledger": result.ledger,
+        "ledger_rejects": result.rejects,
+        "ledger_reconciliation": result.reconciliation,
+    }
+
+
+__all__ = [
+    "LEDGER_SCHEMA",
+    "REJECTS_SCHEMA",
+    "RECONCILIATION_SCHEMA",
+    "LEDGER_SOURCES",
+    "Ingested",
+    "ingest_file",
+    "ingest_files",
+    "ingest_source",
+    "ledgers_stage",
+]
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+
+def known_municipalities() -> frozenset[str]:
+    """The 290 kommunkoder: from the processed reference table, else from the raw SCB file."""
+    from .. import config, reference
+
+    table = config.processed_dir() / "municipalities.parquet"
+    if table.exists():
+        return frozenset(read_parquet(table)["kommunkod"])
+    if (config.raw_dir() / "kommuner-lan" / "municipality_county.csv").exists():
+        return frozenset(reference.build_municipalities(config.raw_dir())["kommunkod"])
+    raise UserError("no list of municipalities: run `kommun-it fetch` and `kommun-it build reference` first")
+
+
+def write_table(df: pd.DataFrame, out: Path) -> Path:
+    """Write a table as parquet (deterministic) or CSV, chosen by the file extension."""
+    from ..io import write_parquet
+
+    out = Path(out)
+    if out.suffix.lower() == ".csv":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False, lineterminator="\n")
+        return out
+    if out.suffix.lower() != ".parquet":
+        raise UserError(f"--out {out}: use a .parquet or .csv file name")
+    return write_parquet(df, out)
+
+
+def ingest_report(result: Ingested) -> str:
+    """Human-readable detected shapes and reconciliation, one block per file."""
+    lines = []
+    for rec in result.reconciliation.itertuples(index=False):
+        lines.append(f"{rec.source_file}: shape {rec.shape} ({rec.grain})" + (f"; {rec.note}" if rec.note else ""))
+        lines.append(
+            f"  rows   in {rec.rows_in:>12,} = clean {rec.rows_clean:>12,} + rejected {rec.rows_rejected:>10,}"
+        )
+        lines.append(
+            f"  kronor in {rec.ore_in / 100:>16,.2f} = clean {rec.ore_clean / 100:>16,.2f}"
+            f" + rejected {rec.ore_rejected / 100:>14,.2f}  balanced: {'yes' if rec.balanced else 'NO'}"
+        )
+    if len(result.rejects):
+        counts = result.rejects["reason"].value_counts().sort_index()
+        lines.append("  rejects: " + "; ".join(f"{r}: {c:,}" for r, c in counts.items()))
+    return "\n".join(lines)

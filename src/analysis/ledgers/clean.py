@@ -1,0 +1,246 @@
+"""Cleaning: canonical raw columns of one file -> ledger rows, reject rows and one reconciliation row.
+
+Every raw row ends in exactly one of the two tables; the reconciliation recomputes rows and öre on
+both sides and raises UserError naming the file when they do not balance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import UserError
+from . import parse, privacy
+from .readers import RawLedger
+
+UNKNOWN_SUPPLIER = "(okänd leverantör)"
+KOMMUNKOD_RE = re.compile(r"^\d{4}$")
+
+
+@dataclass
+class Context:
+    """What the caller knows about a file that the file itself may not say."""
+
+    source_id: str
+    source_file: str
+    kommunkod: str | None = None
+    period: str | None = None
+    decimal: str | None = None
+    municipalities: frozenset[str] = frozenset()
+    max_bad_share: float = 0.01
+    duplicate_of: str | None = None
+
+
+def _text(arr: pa.Array | None, n: int) -> pd.Series:
+    """A canonical text column as a trimmed str Series with NA for empty values."""
+    if arr is None:
+        return pd.Series([pd.NA] * n, dtype="str")
+    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return pd.Series(arr, dtype="str")
+
+
+def _collapse(s: pd.Series) -> pd.Series:
+    return s.str.replace(r"\s+", " ", regex=True)
+
+
+def _first_bad(raw_values: pd.Series, reason: pd.Series, rows: np.ndarray) -> tuple[int, object]:
+    i = int(np.flatnonzero(reason.notna().to_numpy())[0])
+    return int(rows[i]), raw_values.iloc[i]
+
+
+def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Parse, validate and protect one file's rows; return (ledger rows, rejects, reconciliation row)."""
+    n = len(raw.source_row)
+    rows = raw.source_row
+    where = f"{raw.path}"
+
+    # amounts
+    if raw.amount_is_float:
+        amount_raw = pd.Series(pc.cast(raw.columns["amount"], pa.string()), dtype="str")
+        amounts = parse.float_amounts_to_ore(raw.columns["amount"].to_numpy(zero_copy_only=False))
+    else:
+        amount_raw = pd.Series(raw.columns.get("amount", pa.nulls(n, pa.string())), dtype="str")
+        excess = "round" if raw.grain == "supplier_year" else "reject"
+        amounts = parse.parse_amounts(raw.columns.get("amount", pa.nulls(n, pa.string())), ctx.decimal, excess)
+    ore = amounts.values
+    bad_amount = amounts.reason.notna()
+    if n and bad_amount.sum() > ctx.max_bad_share * n:
+        row, value = _first_bad(amount_raw, amounts.reason, rows)
+        raise UserError(
+            f"{where}: {int(bad_amount.sum()):,} of {n:,} amounts unparsable (more than {ctx.max_bad_share:.0%});"
+            f" first at row {row}: {value!r}"
+        )
+    reason = amounts.reason.copy()
+
+    # period, date, year
+    if raw.grain == "supplier_year":
+        years = pd.Series(raw.columns["year"], dtype="str").str.strip()
+        ok_year = years.str.fullmatch(r"(19|20)\d{2}").fillna(False)
+        reason = reason.where(reason.notna() | ok_year, "bad year")
+        year = pd.to_numeric(years.where(ok_year), errors="coerce").fillna(0).astype("int64")
+        date = pa.nulls(n, pa.date32())
+        period = pd.Series([pd.NA] * n, dtype="str")
+    else:
+        file_period = ctx.period or parse.period_from_name(raw.path.name)
+        if "date" in raw.columns:
+            dates = parse.parse_dates(raw.columns["date"])
+            date, period_arr = dates.values
+            period = pd.Series(period_arr, dtype="str")
+            reason = reason.where(reason.notna(), dates.reason)
+            if file_period:
+                period = period.fillna(file_period)
+            reason = reason.where(reason.notna() | period.notna(), "missing date")
+        else:
+            if not file_period:
+                raise UserError(f"{where}: no date column and no YYYY-MM in the file name; pass --period YYYY-MM")
+            date = pa.nulls(n, pa.date32())
+            period = pd.Series([file_period] * n, dtype="str")
+        year = pd.to_numeric(period.str.slice(0, 4), errors="coerce").fillna(0).astype("int64")
+
+    # municipality
+    kommun = _text(raw.columns.get("kommunkod"), n)
+    if ctx.kommunkod:
+        kommun = kommun.fillna(ctx.kommunkod)
+    if kommun.isna().any():
+        row = int(rows[int(np.flatnonzero(kommun.isna().to_numpy())[0])])
+        raise UserError(f"{where}: row {row}: no kommun_id in the file; pass --kommun KOD")
+    known = kommun.isin(ctx.municipalities)
+    if not known.all():
+        i = int(np.flatnonzero(~known.to_numpy())[0])
+        raise UserError(f"{where}: row {int(rows[i])}: unknown kommunkod {kommun.iloc[i]!r} (not one of the 290)")
+
+    # suppliers: identifiers, names, privacy
+    kind, value = parse.classify_ids(raw.columns.get("supplier_id", pa.nulls(n, pa.string())))
+    name = parse.normalise_names(raw.columns.get("supplier_name", pa.nulls(n, pa.string())))
+    uniq = pd.Series(name.unique())
+    pnr_in_name = {u: hits[0] for u in uniq if (hits := parse.find_personnummer(u))}
+    if pnr_in_name:
+        from_name = name.map(pnr_in_name)
+        swap = from_name.notna() & (kind != parse.PERSONNUMMER)
+        kind = kind.mask(swap, parse.PERSONNUMMER)
+        value = value.mask(swap, from_name)
+    is_pnr = (kind == parse.PERSONNUMMER).to_numpy()
+    masked = is_pnr | (kind == parse.ANONYMISED).to_numpy()
+    name = name.mask(masked, privacy.SOLE_TRADER_NAME)
+    name = name.mask(name == "", UNKNOWN_SUPPLIER)
+    orgnr = value.where(kind == parse.ORGNR)
+    key = ("name:" + name.str.upper()).astype("str")
+    key = key.mask(orgnr.notna(), orgnr)
+    if is_pnr.any():
+        key = key.mask(is_pnr, privacy.pseudonymise_series(value.where(is_pnr)))
+
+    # accounts, units, invoices
+    if "account_text" in raw.columns:
+        account = _text(raw.columns.get("account"), n)
+        account_text = _collapse(_text(raw.columns["account_text"], n))
+    elif "account" in raw.columns:
+        num, txt = parse.split_account(raw.columns["account"])
+        account, account_text = _text(num, n), _collapse(_text(txt, n))
+    else:
+        account = account_text = pd.Series([pd.NA] * n, dtype="str")
+    buyer = _collapse(_text(raw.columns.get("buyer_unit"), n))
+    invoice = _text(raw.columns.get("invoice_id"), n)
+
+    if ctx.duplicate_of:
+        reason = pd.Series([f"duplicate publication of {ctx.duplicate_of}"] * n, dtype="str")
+
+    full = pd.DataFrame(
+        {
+            "source_id": pd.Series([ctx.source_id] * n, dtype="str"),
+            "source_file": pd.Series([ctx.source_file] * n, dtype="str"),
+            "source_row": rows.astype("int64"),
+            "grain": pd.Series([raw.grain] * n, dtype="str"),
+            "kommunkod": kommun,
+            "year": year,
+            "period": period,
+            "date": pd.Series(date, dtype=pd.ArrowDtype(pa.date32())),
+            "buyer_unit": buyer,
+            "supplier_name": name,
+            "supplier_orgnr": orgnr,
+            "supplier_key": key,
+            "account": account,
+            "account_text": account_text,
+            "amount_ore": ore.astype("int64"),
+            "amount_sek": ore / 100.0,
+            "invoice_id": invoice,
+        }
+    )
+    good = reason.isna().to_numpy()
+    ledger = full[good].reset_index(drop=True)
+
+    bad = ~good
+    raw_id = _text(raw.columns.get("supplier_id"), n)[bad]
+    raw_id = raw_id.mask(is_pnr[bad], key[bad]).map(privacy.scrub_text, na_action="ignore").astype("str")
+    parsed_ore = pd.array(np.where(bad_amount[bad].to_numpy(), pd.NA, ore[bad]), dtype="Int64") if bad.any() else (
+        pd.array([], dtype="Int64")
+    )
+    rejects = pd.DataFrame(
+        {
+            "source_id": pd.Series([ctx.source_id] * int(bad.sum()), dtype="str"),
+            "source_file": pd.Series([ctx.source_file] * int(bad.sum()), dtype="str"),
+            "source_row": rows[bad].astype("int64"),
+            "reason": reason[bad].reset_index(drop=True),
+            "raw_amount": amount_raw[bad].reset_index(drop=True),
+            "amount_ore": parsed_ore,
+            "raw_supplier_name": name[bad].reset_index(drop=True),
+            "raw_supplier_id": raw_id.reset_index(drop=True),
+            "raw_date": _text(raw.columns.get("date"), n)[bad].reset_index(drop=True),
+            "raw_text": pd.Series([pd.NA] * int(bad.sum()), dtype="str"),
+        }
+    )
+    if raw.bad_rows:
+        extra = pd.DataFrame(
+            {
+                "source_id": pd.Series([ctx.source_id] * len(raw.bad_rows), dtype="str"),
+                "source_file": pd.Series([ctx.source_file] * len(raw.bad_rows), dtype="str"),
+                "source_row": np.array([b["source_row"] for b in raw.bad_rows], dtype="int64"),
+                "reason": pd.Series([b["reason"] for b in raw.bad_rows], dtype="str"),
+                "raw_amount": pd.Series([pd.NA] * len(raw.bad_rows), dtype="str"),
+                "amount_ore": pd.array([pd.NA] * len(raw.bad_rows), dtype="Int64"),
+                "raw_supplier_name": pd.Series([pd.NA] * len(raw.bad_rows), dtype="str"),
+                "raw_supplier_id": pd.Series([pd.NA] * len(raw.bad_rows), dtype="str"),
+                "raw_date": pd.Series([pd.NA] * len(raw.bad_rows), dtype="str"),
+                "raw_text": pd.Series([privacy.scrub_text(b["raw_text"]) for b in raw.bad_rows], dtype="str"),
+            }
+        )
+        rejects = pd.concat([rejects, extra], ignore_index=True).sort_values("source_row", kind="stable")
+        rejects = rejects.reset_index(drop=True)
+
+    reconciliation = reconcile(raw, ctx, int(ore[~bad_amount.to_numpy()].sum()), ledger, rejects)
+    return ledger, rejects, reconciliation
+
+
+def reconcile(raw: RawLedger, ctx: Context, ore_in: int, ledger: pd.DataFrame, rejects: pd.DataFrame) -> dict:
+    """One reconciliation row; UserError when rows or öre do not add up."""
+    rows_clean, rows_rejected = len(ledger), len(rejects)
+    ore_clean = int(ledger["amount_ore"].sum())
+    ore_rejected = int(rejects["amount_ore"].fillna(0).sum())
+    balanced = raw.rows_in == rows_clean + rows_rejected and ore_in == ore_clean + ore_rejected
+    if not balanced:
+        raise UserError(
+            f"{raw.path}: does not reconcile: rows {raw.rows_in} in vs {rows_clean} + {rows_rejected};"
+            f" öre {ore_in} in vs {ore_clean} + {ore_rejected}"
+        )
+    notes = list(raw.notes)
+    if ctx.duplicate_of:
+        notes.append(f"same content as {ctx.duplicate_of}: all rows rejected as a duplicate publication")
+    return {
+        "source_id": ctx.source_id,
+        "source_file": ctx.source_file,
+        "shape": raw.shape,
+        "grain": raw.grain,
+        "rows_in": raw.rows_in,
+        "rows_clean": rows_clean,
+        "rows_rejected": rows_rejected,
+        "ore_in": ore_in,
+        "ore_clean": ore_clean,
+        "ore_rejected": ore_rejected,
+        "balanced": balanced,
+        "note": "; ".join(notes),
+    }
