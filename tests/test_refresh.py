@@ -60,7 +60,8 @@ class RecordedAPI(http.server.BaseHTTPRequestHandler):
     @staticmethod
     def _recorded(method: str, path: str, page: str) -> bytes | None:
         if path == "/scb/BE/BE0101/BE0101A/BefolkningNy":
-            return recorded("scb_befolkningny_metadata.json" if method == "GET" else "scb_befolkningny_BE0101N1_2021-2023.json")
+            name = "metadata" if method == "GET" else "BE0101N1_2021-2023"
+            return recorded(f"scb_befolkningny_{name}.json")
         if path.startswith("/kolada/data/kpi/N01951/year/"):
             return recorded(f"kolada_data_N01951_page{page}.json")
         if path == "/kolada/municipality_group":
@@ -179,7 +180,8 @@ def test_kolada_unknown_id_and_partial_year_are_errors():
 
 
 def test_kolada_non_integer_population_is_an_error():
-    doc = {"values": [{"kpi": "N01951", "municipality": "0114", "period": 2021, "values": [{"gender": "T", "value": 1.5}]}]}
+    value = {"kpi": "N01951", "municipality": "0114", "period": 2021, "values": [{"gender": "T", "value": 1.5}]}
+    doc = {"values": [value]}
     with pytest.raises(UserError, match="not an integer"):
         refresh.parse_kolada_population(doc, "rec")
 
@@ -337,7 +339,12 @@ def synthetic_refresh_raw(raw_dir: Path, tmp_path: Path) -> tuple[Path, list[str
     (raw / refresh.SCB_POPULATION_ID).mkdir()
     (raw / refresh.SCB_POPULATION_ID / refresh.SCB_POPULATION_FILE).write_text(json.dumps(doc), encoding="utf-8")
     kolada = [
-        {"kpi": "N01951", "municipality": c, "period": y, "values": [{"gender": "T", "count": 1, "status": None, "value": float(20_000 + int(c) + y)}]}
+        {
+            "kpi": "N01951",
+            "municipality": c,
+            "period": y,
+            "values": [{"gender": "T", "count": 1, "status": None, "value": float(20_000 + int(c) + y)}],
+        }
         for y in (2020, 2021, 2022, 2023)
         for c in ["0000", *codes]
     ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -106,6 +107,11 @@ def _json(content: bytes, url: str, what: str):
         raise UserError(f"refresh {what}: {url} did not answer JSON ({exc})") from exc
 
 
+def _is_whole(value) -> bool:
+    """True for a JSON number with no fractional part (not a bool, string or null)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
+
+
 def _shape_error(what: str, where: str, problem: str) -> UserError:
     return UserError(f"refresh {what}: unexpected answer from {where}: {problem}")
 
@@ -169,28 +175,23 @@ def parse_jsonstat2_population(doc: dict, where: str) -> pd.DataFrame:
         if not isinstance(index, dict) or len(index) != size:
             raise _shape_error(what, where, f"dimension {dim} has no category index of size {size}")
         codes[dim] = [c for c, _ in sorted(index.items(), key=lambda kv: kv[1])]
+    if not all(re.fullmatch(r"\d{4}", str(y)) for y in codes["Tid"]):
+        raise _shape_error(what, where, f"Tid codes {codes['Tid'][:3]} are not four-digit years")
     if codes["ContentsCode"] != [SCB_CONTENTS_CODE]:
         raise _shape_error(what, where, f"contents {codes['ContentsCode']}, expected [{SCB_CONTENTS_CODE}]")
     if isinstance(values, dict):
-        values = [values.get(str(i)) for i in range(_product(sizes))]
-    if not isinstance(values, list) or len(values) != _product(sizes):
+        values = [values.get(str(i)) for i in range(math.prod(sizes))]
+    if not isinstance(values, list) or len(values) != math.prod(sizes):
         raise _shape_error(what, where, "json-stat2 'value' does not match the dimension sizes")
-    strides = [_product(sizes[i + 1 :]) for i in range(len(sizes))]
+    strides = [math.prod(sizes[i + 1 :]) for i in range(len(sizes))]
     pos = {dim: i for i, dim in enumerate(ids)}
     rows = []
     for flat, value in enumerate(values):
         cell = {dim: codes[dim][(flat // strides[i]) % sizes[i]] for dim, i in pos.items()}
-        if value is None or isinstance(value, bool) or not float(value).is_integer():
+        if not _is_whole(value):
             raise _shape_error(what, where, f"no integer population for {cell['Region']} {cell['Tid']} ({value!r})")
         rows.append((str(cell["Region"]), int(cell["Tid"]), int(value)))
     return pd.DataFrame(rows, columns=["kommunkod", "year", "population"])
-
-
-def _product(xs: list[int]) -> int:
-    n = 1
-    for x in xs:
-        n *= int(x)
-    return n
 
 
 def fetch_scb_population(
@@ -263,8 +264,9 @@ def parse_kolada_population(doc: dict, where: str) -> pd.DataFrame:
         if not totals or totals[0].get("value") is None:
             continue
         value = totals[0]["value"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
-            raise _shape_error(what, where, f"value {i}: population {value!r} for {code} is not an integer")
+        if not _is_whole(value) or not re.fullmatch(r"\d{4}", str(rec["period"])):
+            problem = f"value {i}: population {value!r} for {code} {rec['period']!r} is not an integer"
+            raise _shape_error(what, where, problem)
         rows.append((code, int(rec["period"]), int(value)))
     return pd.DataFrame(rows, columns=["kommunkod", "year", "population"])
 
@@ -298,7 +300,9 @@ def _base_title(title: str) -> str:
     return re.sub(r"\s*\(ovägt medel\)$", "", str(title))
 
 
-def skr_kommungrupp(groups: pd.DataFrame, group_titles: Iterable[str], kommunkoder: list[str], where: str) -> pd.DataFrame:
+def skr_kommungrupp(
+    groups: pd.DataFrame, group_titles: Iterable[str], kommunkoder: list[str], where: str
+) -> pd.DataFrame:
     """The members of SKR's nine kommungrupper 2023; all nine must exist, every municipality in exactly one."""
     lacking = sorted(set(SKR_KOMMUNGRUPP_2023) - {_base_title(t) for t in group_titles})
     if lacking:
