@@ -37,10 +37,17 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     return run(raw_dir, out_dir)
 
 
+def cooperation_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
+    from .compare import cooperation_stage as run
+
+    return run(raw_dir, out_dir)
+
+
 STAGES: dict[str, Stage] = {
     "reference": reference_stage,
     "ledgers": ledgers_stage,
     "it_spend": it_spend_stage,  # reads ledger.parquet: keep after "ledgers"
+    "cooperation": cooperation_stage,  # reads procurement_it.parquet: keep after "it_spend"
 }
 
 
