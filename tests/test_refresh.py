@@ -214,6 +214,7 @@ def test_refresh_scb_writes_raw_file_and_manifest(api, four_raw):
     doc = yaml.safe_load((four_raw / "refreshed_sources.yml").read_text(encoding="utf-8"))
     (rec,) = doc["sources"]
     assert rec["id"] == refresh.SCB_POPULATION_ID and rec["date_accessed"] == "2026-11-23"
+    assert rec["title"] == "Population by municipality 31 December 2021-2023 (BE0101N1)"
     assert rec["query_url"].endswith("/scb/BE/BE0101/BE0101A/BefolkningNy") and rec["query_method"] == "POST"
     for key in ("title", "publisher", "licence", "attribution", "url"):
         assert rec[key]
@@ -231,6 +232,7 @@ def test_refresh_kolada_then_scb_keeps_both_records(api, four_raw):
     assert [r["id"] for r in records] == [refresh.KOLADA_POPULATION_ID, refresh.SCB_POPULATION_ID]
     kolada = four_raw / refresh.KOLADA_POPULATION_ID / refresh.KOLADA_POPULATION_FILE
     assert json.loads(kolada.read_bytes())["count"] == 18
+    assert records[0]["title"].endswith(", 2021-2023")  # the years found, not the years asked for
     assert records[0]["files"][0]["sha256"] == hashlib.sha256(kolada.read_bytes()).hexdigest()
 
 

@@ -401,12 +401,12 @@ def refresh_population(
     codes = _kommunkoder(raw)
     session = session or requests.Session()
     if source == "scb":
-        body, url, query, years = fetch_scb_population(codes, from_year, session)
+        body, url, query, _ = fetch_scb_population(codes, from_year, session)
         pop = parse_jsonstat2_population(_json(body, url, "population"), url)
         sid, name = SCB_POPULATION_ID, SCB_POPULATION_FILE
         record = {
             "id": sid,
-            "title": f"Population by municipality 31 December {years[0]}-{years[-1]} (BE0101N1)",
+            "title": "Population by municipality 31 December {span} (BE0101N1)",
             "publisher": "Statistics Sweden (SCB)",
             "licence": "CC0 1.0 (SCB open data)",
             "attribution": "Källa: SCB, BE0101 Folkmängden efter region och år (BE0101N1)",
@@ -417,12 +417,12 @@ def refresh_population(
             "notes": "PxWeb v1 json-stat2 answer as received; Alder, Kon and Civilstand eliminated (totals).",
         }
     else:
-        body, url, years = fetch_kolada_population(from_year, session)
+        body, url, _ = fetch_kolada_population(from_year, session)
         pop = parse_kolada_population(_json(body, url, "population"), url)
         sid, name = KOLADA_POPULATION_ID, KOLADA_POPULATION_FILE
         record = {
             "id": sid,
-            "title": f"Kolada N01951 Invånare totalt, antal, {years[0]}-{years[-1]}",
+            "title": "Kolada N01951 Invånare totalt, antal, {span}",
             "publisher": "RKA (Rådet för främjande av kommunala analyser), Kolada API v3; data from SCB",
             "licence": "Kolada open data (CC BY 4.0)",
             "attribution": "Källa: Kolada (RKA), N01951; SCB",
@@ -434,8 +434,9 @@ def refresh_population(
     kommun = municipality_rows(pop, codes, url, source)
     if kommun.empty:
         raise UserError(f"refresh population: {url} has no municipality values for {from_year} or later")
-    written = write_source(raw, record, {name: body}, today())
     span = f"{kommun['year'].min()}-{kommun['year'].max()}"
+    record["title"] = record["title"].format(span=span)
+    written = write_source(raw, record, {name: body}, today())
     return RefreshResult(
         sid, written, f"refresh population ({source}): {len(kommun):,} municipality-years ({span}) -> data/raw/{sid}/"
     )
