@@ -22,11 +22,12 @@ import sys
 import tempfile
 import time
 import unicodedata
+from string import Template
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import config, provenance
+from . import __version__, config, provenance
 from .errors import UserError
 from .io import read_parquet
 
@@ -43,6 +44,7 @@ MUNICIPALITY_NOTEBOOK = "06_municipality_profile"
 GROUPS = {"national": "National reports", "region": "Regional reports (län)", "municipality": "Municipality profiles"}
 CODE_PARAMS = {"lan_kod": "--region", "kommunkod": "--municipality"}
 EXECUTED_DIR = "_executed"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Result:
     ok: bool
     seconds: float
     error: str = ""
+    html_seconds: float = 0.0
 
 
 def slug(text: str) -> str:
@@ -220,16 +223,25 @@ def _first_line(exc: BaseException) -> str:
     return f"{ename}: {evalue}".strip().splitlines()[0][:300]
 
 
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
 def _to_html(nb, title: str) -> str:
-    """HTML of an executed notebook with code, prompts and stderr streams hidden."""
+    """A self-contained HTML page of an executed notebook: outputs only (no code, prompts or stderr).
+
+    nbconvert's `basic` template gives the cell outputs; our small page template replaces the lab
+    template's 280 KB of CSS and its CDN scripts, so 311 reports stay small and work offline.
+    """
     from nbconvert import HTMLExporter
 
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell["outputs"] = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    style = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    return _template("report.html").substitute(title=html.escape(title), body=body, style=style, version=html.escape(__version__))
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -272,12 +284,14 @@ def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: 
             progress_bar=False,
             cwd=str(html_path.parent),
         )
+        t_html = time.perf_counter()
         _atomic_write(html_path, _to_html(nb, job.title))
+        t_html = time.perf_counter() - t_html
     except Exception as exc:  # noqa: BLE001 - any failure is reported per report, the run goes on
         return Result(job, False, time.perf_counter() - t0, _first_line(exc))
     record = {"job": asdict(job), "html": job.html_relpath, **provenance.provenance(job.parameters)}
     _atomic_write(executed.with_suffix(".json"), json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False))
-    return Result(job, True, time.perf_counter() - t0)
+    return Result(job, True, time.perf_counter() - t0, html_seconds=t_html)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -352,15 +366,8 @@ def write_index(out_dir: Path | None = None) -> Path:
                 f"<th>data (raw / processed)</th><th>code version</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             )
     body = "".join(sections) or "<p>No reports rendered yet: run <code>kommun-it render</code>.</p>"
-    page = (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>kommun-it reports</title>"
-        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em;text-align:left}"
-        "code{font-size:.85em}</style></head><body>"
-        "<h1>kommun-it reports</h1><p>What do Sweden's municipalities spend on IT per inhabitant, and do those "
-        "that share IT through cooperations spend less? Data fingerprints are short sha256 hashes over the raw "
-        "files and processed tables each report was made from; the full hashes are in each report's header.</p>"
-        f"{body}<p class='attribution'>{html.escape(ATTRIBUTION)}</p></body></html>\n"
+    page = _template("index.html").substitute(
+        body=body, style=(TEMPLATES / "report.css").read_text(encoding="utf-8"), attribution=html.escape(ATTRIBUTION)
     )
     path = out_dir / "index.html"
     _atomic_write(path, page)
