@@ -232,6 +232,8 @@ def test_refresh_kolada_then_scb_keeps_both_records(api, four_raw):
     assert [r["id"] for r in records] == [refresh.KOLADA_POPULATION_ID, refresh.SCB_POPULATION_ID]
     kolada = four_raw / refresh.KOLADA_POPULATION_ID / refresh.KOLADA_POPULATION_FILE
     assert json.loads(kolada.read_bytes())["count"] == 18
+    result = refresh.refresh_population("kolada", 2021, raw_dir=four_raw, today=fixed_day)
+    assert "12 municipality-years (2021-2023); 6 Riket/region rows left out" in result.summary
     assert records[0]["title"].endswith(", 2021-2023")  # the years found, not the years asked for
     assert records[0]["files"][0]["sha256"] == hashlib.sha256(kolada.read_bytes()).hexdigest()
 

@@ -437,8 +437,12 @@ def refresh_population(
     span = f"{kommun['year'].min()}-{kommun['year'].max()}"
     record["title"] = record["title"].format(span=span)
     written = write_source(raw, record, {name: body}, today())
+    left_out = f"; {len(pop) - len(kommun)} Riket/region rows left out" if len(pop) > len(kommun) else ""
     return RefreshResult(
-        sid, written, f"refresh population ({source}): {len(kommun):,} municipality-years ({span}) -> data/raw/{sid}/"
+        sid,
+        written,
+        f"refresh population ({source}): {len(kommun):,} municipality-years ({span}){left_out} -> data/raw/{sid}/;"
+        " run `kommun-it build` to use them",
     )
 
 
