@@ -252,6 +252,24 @@ def test_refresh_kolada_groups_extracts_skr_kommungrupp(api, four_raw):
     assert [f["name"] for f in rec["files"]] == [refresh.KOLADA_GROUPS_FILE, refresh.KOLADA_SKR_FILE]
 
 
+def test_skr_extraction_matches_the_mirrored_catalogue(raw_dir):
+    """On the real Kolada catalogue (members renamed to the API's id/title) the extraction finds all 290."""
+    catalogue = raw_dir / "kolada-catalogue-2026-03"
+    groups = json.loads((catalogue / "municipality_groups.json").read_bytes())
+    def api_shape(g):
+        members = [{"id": m["member_id"], "title": m["member_title"]} for m in g["members"]]
+        return {"id": g["id"], "title": g["title"], "members": members}
+
+    doc = {"values": [api_shape(g) for g in groups]}
+    codes = pd.read_csv(raw_dir / "kommuner-lan" / "municipality_county.csv", dtype=str)["municipality_code"].tolist()
+    parsed = refresh.parse_kolada_groups(doc, "mirror")
+    skr = refresh.skr_kommungrupp(parsed, [g["title"] for g in groups], codes, "mirror")
+    expected = pd.read_csv(catalogue / "skr_kommungrupp_2023.csv", dtype=str, keep_default_na=False)
+    assert len(skr) == 290
+    pairs = sorted(zip(skr["group_id"], skr["member_id"]))
+    assert pairs == sorted(zip(expected["group_id"], expected["member_id"]))
+
+
 def test_groups_missing_a_municipality_is_an_error(api, raw_dir, tmp_path):
     raw = synthetic_code_list(raw_dir, tmp_path, FOUR + ["0115"])
     with pytest.raises(UserError, match="kommunkod 0115 is not in exactly one SKR kommungrupp"):
