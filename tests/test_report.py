@@ -218,3 +218,50 @@ def test_missing_lens_tables_give_empty_tables_not_errors(tmp_path, processed_di
                                          pd.DataFrame(), 2021)
     assert sentences == ["No advertised IT procurement figures are available for 2021: the procurement lens has"
                          " no data for that year in the processed tables."]
+
+
+def test_value_classes_cover_every_value_including_the_maximum():
+    values = pd.Series([0.0, 0.0, 1e-5, 3.0, 50.0, 120.0, 400.0, 23925.3, np.nan])
+    labels, order = report.maps.value_classes(values)
+    assert labels[values.notna()].notna().all() and pd.isna(labels.iloc[-1])
+    assert order[0] == "0" and (labels[values == 0] == "0").all()
+    assert labels.iloc[7] == order[-1] and order[-1].endswith("23,926")
+
+
+def test_variant_name_follows_the_switches():
+    assert report.data.variant_name() == "main"
+    assert report.data.variant_name(include_frameworks=False) == "frameworks_excluded"
+    assert report.data.variant_name(trim_top_share=True) == "top1pct_trimmed"
+    with pytest.raises(UserError, match="one switch"):
+        report.data.variant_name(include_frameworks=False, exclude_hosts=True)
+
+
+def synthetic_comparison(estimate: float) -> pd.DataFrame:
+    """Synthetic comparison rows: the main variant and one alternative, median difference only."""
+    return pd.DataFrame({
+        "method": ["median_diff", "median_diff"], "variant": ["main", "frameworks_excluded"],
+        "estimate": [estimate, estimate / 2], "ci_low": [estimate - 50, -10.0], "ci_high": [estimate + 50, 90.0],
+        "p_value": [0.01, 0.3], "n_members": [40, 40], "n_nonmembers": [231, 231],
+        "min_detectable_difference": [107.0, 110.0], "note": ["", ""],
+    })
+
+
+def test_cooperation_findings_follow_the_estimate():
+    members = pd.DataFrame({"kommunkod": ["0114", "0115", "0117"], "state": ["member", "unknown", "no_membership_found"]})
+    rows = synthetic_comparison(-120.0)
+    text = report.findings.cooperation(rows[rows["variant"] == "main"], rows, members, "e_archive", "procurement", 2021)
+    assert "1 municipalities are members" in text[0]
+    assert "120 SEK per inhabitant lower" in text[1] and "statistically clear (p = 0.010)" in text[2]
+    rows = synthetic_comparison(300.0)
+    text = report.findings.cooperation(rows[rows["variant"] == "main"], rows, members, "e_archive", "procurement", 2021)
+    assert "300 SEK per inhabitant higher" in text[1]
+    too_few = rows.assign(estimate=np.nan, note="too few: 2 members")
+    text = report.findings.cooperation(too_few.head(1), too_few, members, "e_archive", "procurement", 2021)
+    assert "too small to compare (too few: 2 members)" in text[1]
+
+
+def test_file_prefixes_stay_distinct_for_long_parameter_sets():
+    a = report.display.file_prefix("Do municipalities that share IT spend less?", {"kind": "e_archive", "x": True})
+    b = report.display.file_prefix("Do municipalities that share IT spend less?", {"kind": "e_services", "x": True})
+    assert a != b and len(a) <= 61
+    assert report.display.file_prefix("Region report", {"lan_kod": "01"}) == "region-report-01-"

@@ -6,9 +6,11 @@ report is computed here from the processed tables and every raw-data name is HTM
 
 from . import data, figures, findings, maps
 from .caveats import caveats
+from . import display
 from .display import (
     attribution,
     cannot_show,
+    download,
     header,
     key_findings,
     notice,
@@ -19,6 +21,6 @@ from .display import (
 from .params import validate_params
 
 __all__ = [
-    "attribution", "cannot_show", "caveats", "data", "figures", "findings", "header", "key_findings", "maps",
+    "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
     "notice", "output_dir", "save_figure", "show_table", "validate_params",
 ]

@@ -11,8 +11,9 @@ CAVEATS = {
         "Direct awards, call-offs from existing framework agreements (for example Adda's) and purchases under"
         " the thresholds are not advertised and are missing; a municipality with no IT procurement in a year"
         " still spends on IT.",
-        "Purchases made through municipal companies or federations are attributed to member municipalities"
-        " only where the build could attribute them.",
+        "Purchases made by federations and joint IT companies are shared among their member municipalities"
+        " by population where the members are known; that is why some procurement counts are fractions."
+        " Purchases by other municipal companies are not counted.",
         "The export was taken in early 2023; late award notices may have changed the figures since.",
     ],
     "ledger": [

