@@ -375,14 +375,16 @@ def synthetic_refresh_raw(raw_dir: Path, tmp_path: Path) -> tuple[Path, list[str
     return raw, codes
 
 
-def test_no_refresh_means_no_change(raw_dir, processed_dir, tmp_path):
+def test_no_refresh_means_no_change(raw_dir, tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     for name in ("kommuner-lan", "kolada-catalogue-2026-03", "kommun-area-2016", "scb-population-1950-2020"):
         (raw / name).symlink_to(raw_dir / name)
     assert refresh.refreshed_population(["0114"], raw, after_year=2020).empty
-    build.build(["reference"], raw_dir=raw, out_dir=tmp_path / "out")
-    assert (tmp_path / "out" / "population.parquet").read_bytes() == (processed_dir / "population.parquet").read_bytes()
+    pop = build_population(build_municipalities(raw), raw)
+    assert len(pop) == 290 * 71 and pop["year"].max() == 2020
+    csv = pd.read_csv(raw / "scb-population-1950-2020" / "Data-Population-by-municipality.csv")
+    assert pop["population"].sum() == csv["Befolkning"].sum()
 
 
 def test_refresh_merges_scb_before_kolada(raw_dir, tmp_path):
