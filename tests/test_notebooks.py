@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 
 from analysis import config, render
@@ -55,8 +56,11 @@ def test_parameters_are_typed_literals_papermill_can_read(stem):
     assigned = [n.target.id for n in ast.parse(cell.source).body if isinstance(n, ast.AnnAssign)]
     plain = [n for n in ast.parse(cell.source).body if isinstance(n, ast.Assign)]
     assert not plain, "parameters need a type annotation: name: type = literal"
+    seen_by_papermill = papermill.inspect_notebook(str(NOTEBOOKS / f"{stem}.ipynb"))
+    assert sorted(seen_by_papermill) == sorted(assigned), (
+        f"papermill reads {sorted(seen_by_papermill)} of {sorted(assigned)}: one '=' per line, none in comments"
+    )
     declared = render.notebook_parameters(NOTEBOOKS / f"{stem}.ipynb")
-    assert sorted(declared) == sorted(assigned), f"papermill reads {sorted(declared)} of {sorted(assigned)}"
     for line in cell.source.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             assert "#" in line, f"parameter without a comment: {line!r}"

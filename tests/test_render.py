@@ -159,3 +159,17 @@ def test_codes_arrive_as_strings_and_failures_are_named(home, tmp_path):
     record = json.loads((out / "_executed" / "municipality" / "0114-upplands-vasby.json").read_text())
     assert record["parameters"] == {"kommunkod": "0114"}
     assert {r["table"] for r in record["processed"]} >= {"municipalities", "population"}
+
+
+def test_parameters_papermill_cannot_parse_are_still_typed(tmp_path):
+    """papermill skips `x: str = "01"  # (01 = ...)`; the syntax tree still gives name, type and default."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "kommun-it", "display_name": "Python (kommun-it)", "language": "python"}
+    cell = nbformat.v4.new_code_cell('lan_kod: str = "01"  # län code (01 = Stockholms län)\nyear: int = 2021  # year')
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    path = tmp_path / "synthetic_params.ipynb"
+    nbformat.write(nb, path)
+    declared = render.notebook_parameters(path)
+    assert {k: (v["inferred_type_name"], v["default"]) for k, v in declared.items()} == {
+        "lan_kod": ("str", '"01"'), "year": ("int", "2021")}

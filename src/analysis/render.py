@@ -12,9 +12,11 @@ the int 114 or the octal 76).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import html
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -22,10 +24,12 @@ import sys
 import tempfile
 import time
 import unicodedata
-from string import Template
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from string import Template
+
+import nbformat
 
 from . import __version__, config, provenance
 from .errors import UserError
@@ -78,15 +82,35 @@ def slug(text: str) -> str:
 
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
-    """The notebook's declared parameters {name: {inferred_type_name, default, help}} via papermill."""
+    """The notebook's declared parameters {name: {inferred_type_name, default, help}}.
+
+    papermill.inspect_notebook is the authority; annotated literals it cannot parse (its regex skips a
+    line holding two '=', e.g. one in the comment) are completed from the cell's Python syntax tree.
+    """
     import papermill
 
     if not path.is_file():
         raise UserError(f"{path}: notebook not found")
+    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
     try:
-        return papermill.inspect_notebook(str(path))
+        params = papermill.inspect_notebook(str(path))
     except ValueError as exc:
         raise UserError(f"{path.name}: cannot read its parameters ({exc})") from None
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    try:
+        tree = ast.parse(cells[0].source) if cells else ast.Module(body=[], type_ignores=[])
+    except SyntaxError as exc:
+        raise UserError(f"{path.name}: parameters cell line {exc.lineno}: {exc.msg}") from None
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id not in params:
+            params[node.target.id] = {
+                "name": node.target.id,
+                "inferred_type_name": ast.unparse(node.annotation),
+                "default": ast.get_source_segment(cells[0].source, node.value) if node.value is not None else None,
+                "help": "",
+            }
+    return params
 
 
 def coerce(name: str, value: str, declared: dict, notebook: str) -> object:
@@ -288,6 +312,8 @@ def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: 
         _atomic_write(html_path, _to_html(nb, job.title))
         t_html = time.perf_counter() - t_html
     except Exception as exc:  # noqa: BLE001 - any failure is reported per report, the run goes on
+        html_path.unlink(missing_ok=True)
+        executed.with_suffix(".json").unlink(missing_ok=True)
         return Result(job, False, time.perf_counter() - t0, _first_line(exc))
     record = {"job": asdict(job), "html": job.html_relpath, **provenance.provenance(job.parameters)}
     _atomic_write(executed.with_suffix(".json"), json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False))
