@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from . import config, procurement
+from . import classify, config, procurement, published
 from .io import read_parquet, validate
 
 LENSES = ("ledger", "procurement", "published")
@@ -48,8 +48,8 @@ IT_SPEND_SCHEMA = pa.DataFrameSchema(
 PROCUREMENT_NOTE = (
     "Advertised IT procurement 2021 (main CPV 30, 32, 48, 72, 642): whole-term contracted value incl."
     " options, frameworks at their maximum; direct awards and call-offs not included. Activity, not spend."
-    " Cooperation bodies' procurements attributed to members by 2020 population share."
-    " Per inhabitant uses population on 31 December 2020 (latest in the data)."
+    " Cooperation bodies' procurements attributed to members by population share."
+    " Population: 31 December {year}{latest}."
 )
 
 
@@ -81,16 +81,79 @@ def procurement_rows(procurement_it: pd.DataFrame, municipalities: pd.DataFrame,
     by_cat = grid.merge(by_cat, on=["kommunkod", "category"], how="left").fillna({"contracted_value_sek": 0.0})
     parts.append(by_cat.assign(measure="it_contracted_value_sek", value=by_cat["contracted_value_sek"], unit="SEK"))
     df = pd.concat([p[["kommunkod", "measure", "category", "value", "unit"]] for p in parts], ignore_index=True)
+    pop_year = procurement.population_year(population)
+    latest = " (the latest year in the data)" if pop_year != procurement.YEAR else ""
     df = df.assign(
         year=procurement.YEAR,
         period=str(procurement.YEAR),
         months_covered=12,
         lens="procurement",
         method="cpv",
-        coverage_note=PROCUREMENT_NOTE,
+        coverage_note=PROCUREMENT_NOTE.format(year=pop_year, latest=latest),
         source_ids=f"{procurement.SOURCE_ID},{POPULATION_SOURCE}",
     )
-    return with_population(df, population, procurement.POPULATION_YEAR)
+    return with_population(df, population, pop_year)
+
+
+LEDGER_SOURCES = {
+    "orebro-ledger-2016-03": (
+        "Örebro supplier ledger, one month (2016-03), not annualised; external purchases only (no salaries,"
+        " internal recharges or capitalised investments); VAT basis not stated."
+    ),
+    "goteborg-ledger-aggregates-2016-2019": (
+        "Göteborg supplier ledger aggregated per supplier and year: no accounts, so only the vendor method"
+        " applies; totals include pensions, accruals and köp av huvudverksamhet; the city's own IT unit"
+        " (Intraservice) is internal and not a supplier."
+    ),
+}
+
+
+def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Ledger lens rows per source, municipality and period: IT SEK by method and category, total, IT share.
+
+    Only sources in LEDGER_SOURCES count (the Västerås file is a 2-row sample, not a ledger). A period
+    is the month for a single-month ledger, else the year, with the months it covers.
+    """
+    df = classified[classified["source_id"].isin(list(LEDGER_SOURCES))].copy()
+    if df.empty:
+        return pd.DataFrame()
+    months = df.groupby(["source_id", "year"])["period"].transform(lambda s: s.dropna().nunique())
+    df["months_covered"] = months.where(df["grain"] == "posting", 12).clip(lower=1).astype("int64")
+    one_month = (df["months_covered"] == 1) & df["period"].notna()
+    df["period_label"] = df["period"].where(one_month, df["year"].astype(str))
+    keys = ["source_id", "kommunkod", "year", "period_label", "months_covered"]
+    parts = []
+    for method, col in (("accounts", "account_category"), ("vendors", "vendor_category")):
+        usable = df.groupby(keys)["account"].transform(lambda s: s.notna().any()) if method == "accounts" else True
+        sub = df[usable] if method == "accounts" else df
+        if sub.empty:
+            continue
+        total = sub.groupby(keys, as_index=False)["amount_ore"].sum()
+        it = sub[sub[col] != classify.NOT_IT]
+        by_cat = it.groupby(keys + [col], as_index=False)["amount_ore"].sum().rename(columns={col: "category"})
+        grid = total[keys].merge(pd.DataFrame({"category": list(classify.IT_CATEGORIES)}), how="cross")
+        by_cat = grid.merge(by_cat, on=keys + ["category"], how="left").fillna({"amount_ore": 0})
+        all_it = by_cat.groupby(keys, as_index=False)["amount_ore"].sum().assign(category="all")
+        spend = pd.concat([all_it, by_cat], ignore_index=True).assign(measure="it_spend_sek", unit="SEK")
+        spend["value"] = spend["amount_ore"] / 100
+        tot = total.assign(measure="ledger_total_sek", category="all", unit="SEK", value=total["amount_ore"] / 100)
+        share = all_it.merge(total, on=keys, suffixes=("", "_total"))
+        share = share.assign(
+            measure="it_share_of_ledger_pct",
+            category="all",
+            unit="percent",
+            value=100 * share["amount_ore"] / share["amount_ore_total"],
+        )
+        parts.append(pd.concat([spend, tot, share], ignore_index=True).assign(method=method))
+    out = pd.concat(parts, ignore_index=True)
+    out = out.assign(
+        lens="ledger",
+        period=out["period_label"],
+        coverage_note=out["source_id"].map(LEDGER_SOURCES)
+        + " Per inhabitant: population on 31 December of the same year.",
+        source_ids=out["source_id"] + "," + POPULATION_SOURCE,
+    )
+    return with_population(out, population, out["year"])
 
 
 def finish(rows: list[pd.DataFrame]) -> pd.DataFrame:
@@ -109,8 +172,31 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     population = read_parquet(out_dir / "population.parquet")
     tables = procurement.procurement_stage_tables(raw_dir, out_dir)
     rows = [procurement_rows(tables["procurement_it"], municipalities, population)]
+
+    ledger_path = out_dir / "ledger.parquet"
+    if ledger_path.exists():
+        classified, review, agreement = classify.classify_ledger(read_parquet(ledger_path))
+        rows.append(ledger_rows(classified, population))
+    else:
+        empty = classify.classify_ledger(_EMPTY_LEDGER)
+        review, agreement = empty[1], empty[2]
+    tables["vendor_match_review"] = review
+    tables["classifier_agreement"] = agreement[agreement["source_id"].isin(list(LEDGER_SOURCES))].reset_index(drop=True)
+
+    pub = published.read_published(municipalities=municipalities)
+    tables["published_it_costs"] = pub
+    pub_rows = published.it_spend_rows(pub)
+    rows.append(with_population(pub_rows, population, pub_rows["year"]).assign(per_inhabitant=pub_rows["per_inhabitant"]))
     tables["it_spend"] = finish(rows)
     return tables
+
+
+_EMPTY_LEDGER = pd.DataFrame(
+    {
+        c: pd.Series(dtype="float64" if c in ("amount_sek",) else "int64" if c in ("year", "amount_ore") else "str")
+        for c in ["source_id", "grain", "kommunkod", "year", "period", "supplier_name", "supplier_orgnr", "account", "account_text", "amount_ore", "amount_sek"]
+    }
+)
 
 
 def load(lens: str | None = None) -> pd.DataFrame:
@@ -122,3 +208,72 @@ def load(lens: str | None = None) -> pd.DataFrame:
 def load_table(name: str) -> pd.DataFrame:
     """Any helper table of this stage by name (procurement_it, classifier_agreement, vendor_match_review, …)."""
     return read_parquet(config.processed_dir() / f"{name}.parquet")
+
+
+def summary(out_dir: Path | None = None) -> dict:
+    """Headline figures of the stage, rounded, for the reviewed golden file tests/golden/it_spend_summary.json."""
+    out_dir = out_dir or config.processed_dir()
+    spend = read_parquet(out_dir / "it_spend.parquet")
+    agreement = read_parquet(out_dir / "classifier_agreement.parquet")
+    proc = read_parquet(out_dir / "procurement_it.parquet")
+    dup = read_parquet(out_dir / "procurement_duplicates.parquet")
+    mism = read_parquet(out_dir / "procurement_buyer_mismatches.parquet")
+    companies = read_parquet(out_dir / "municipal_companies_it.parquet")
+
+    def pick(lens, method, kommunkod, measure, period=None):
+        sel = spend[
+            (spend["lens"] == lens)
+            & (spend["method"] == method)
+            & (spend["kommunkod"] == kommunkod)
+            & (spend["measure"] == measure)
+            & (spend["category"] == "all")
+        ]
+        if period is not None:
+            sel = sel[sel["period"] == period]
+        return sel
+
+    orebro = {}
+    for method in ("accounts", "vendors"):
+        row = pick("ledger", method, "1880", "it_spend_sek", "2016-03").iloc[0]
+        share = pick("ledger", method, "1880", "it_share_of_ledger_pct", "2016-03").iloc[0]
+        orebro[method] = {
+            "it_spend_sek": round(float(row["value"]), 2),
+            "it_share_pct": round(float(share["value"]), 3),
+            "per_inhabitant_one_month": round(float(row["per_inhabitant"]), 2),
+        }
+    a = agreement[agreement["kommunkod"] == "1880"].iloc[0]
+    orebro["agreement_share"] = round(float(a["agreement_share"]), 4)
+    orebro["category_agreement_share"] = round(float(a["category_agreement_share"]), 4)
+
+    gbg = pick("ledger", "vendors", "1480", "it_spend_sek").sort_values("period")
+    goteborg = {
+        p: {"it_spend_sek": round(float(v), 2), "per_inhabitant": round(float(pi), 2)}
+        for p, v, pi in zip(gbg["period"], gbg["value"], gbg["per_inhabitant"])
+    }
+
+    own = proc[proc["buyer_kind"] == "municipality"]
+    attributed = proc[proc["kommunkod"].notna()]
+    procurement_summary = {
+        "municipalities_with_own_it_procurement": int(own["kommunkod"].nunique()),
+        "municipalities_with_it_procurement_incl_cooperations": int(attributed["kommunkod"].nunique()),
+        "municipalities_with_buyer_record": len(proc.attrs.get("municipal_buyers", [])),
+        "own_it_procurements": int(own.drop_duplicates(["procurement_id", "buyer_orgnr"]).shape[0]),
+        "own_it_frameworks": int(own.drop_duplicates(["procurement_id", "buyer_orgnr"])["is_framework"].sum()),
+        "it_contracted_value_sek_own": round(float(own["contracted_value_sek"].sum()), 2),
+        "it_contracted_value_sek_attributed_cooperations": round(
+            float(attributed.loc[attributed["buyer_kind"] != "municipality", "contracted_value_sek"].sum()), 2
+        ),
+        "it_contracted_value_sek_unattributed_cooperations": round(
+            float(proc.loc[proc["kommunkod"].isna(), "contracted_value_sek"].sum()), 2
+        ),
+        "rows_by_buyer_kind": {k: int(v) for k, v in proc["buyer_kind"].value_counts().sort_index().items()},
+        "buyer_orgnr_mismatches": sorted(mism["buyer_orgnr"].tolist()),
+        "duplicates_by_issue": {k: int(v) for k, v in dup["issue"].value_counts().sort_index().items()},
+        "municipal_company_it_procurements": len(companies),
+    }
+    return {
+        "orebro_2016_03": orebro,
+        "goteborg_vendors": goteborg,
+        "procurement_2021": procurement_summary,
+        "published_rows": int((spend["lens"] == "published").sum()),
+    }

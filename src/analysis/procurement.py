@@ -18,8 +18,8 @@ Rules (see docs/it-spend.md):
   (award notices sometimes name another orgnr or a company of the buyer; `value_buyer_differs`). All
   such cases, ids shared by different buyers and value ids missing from the procurements table are
   listed in `procurement_duplicates`. A value of 0 stays 0; no value gives `has_value` False and 0.
-- Kommunalförbund and joint IT companies are attributed to their members by 2020 population share (or
-  equal shares) from `data/mappings/procurement_federations.csv`; bodies whose members are not
+- Kommunalförbund and joint IT companies are attributed to their members by population share (31
+  December 2021 when a refreshed population has it, else 2020; or equal shares) from `data/mappings/procurement_federations.csv`; bodies whose members are not
   established keep one row with null kommunkod (`buyer_kind` "cooperation_unattributed").
 - Other municipally owned organisations (companies, foundations) go to `municipal_companies_it` only.
 """
@@ -38,7 +38,7 @@ from .io import read_parquet, validate
 
 SOURCE_ID = "uhm-procurement-2021"
 YEAR = 2021
-POPULATION_YEAR = 2020  # latest SCB year in the data (31 December 2020)
+POPULATION_YEAR = 2020  # latest SCB year in the mirrored data (31 December 2020)
 RAW_FILES = {
     "procurements": "number_of_procurements.xlsx",
     "values": "contracted_value.xlsx",
@@ -483,13 +483,20 @@ def duplicates_report(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 # ---------------------------------------------------------------- attribution
 
 
+def population_year(population: pd.DataFrame) -> int:
+    """2021 when a refreshed population covers all 290 municipalities for 2021, else 2020 (latest mirrored)."""
+    return YEAR if population.loc[population["year"] == YEAR, "kommunkod"].nunique() >= 290 else POPULATION_YEAR
+
+
 def attribution_shares(
-    federations: pd.DataFrame, population: pd.DataFrame, *, method: str = "population", year: int = POPULATION_YEAR
+    federations: pd.DataFrame, population: pd.DataFrame, *, method: str = "population", year: int | None = None
 ) -> pd.DataFrame:
     """Member shares per cooperation body: buyer_orgnr, kommunkod, attribution_share (sums to 1 per body).
 
-    method "population" weights members by population on 31 December `year`; "equal" splits evenly.
+    method "population" weights members by population on 31 December `year` (default `population_year`);
+    "equal" splits evenly.
     """
+    year = population_year(population) if year is None else year
     if method not in ("population", "equal"):
         raise UserError(f"attribution method {method!r} is not 'population' or 'equal'")
     members = federations["member_kommunkoder"].fillna("")
