@@ -54,6 +54,16 @@ def _first_bad(raw_values: pd.Series, reason: pd.Series, rows: np.ndarray) -> tu
     return int(rows[i]), raw_values.iloc[i]
 
 
+def _empty_rows(raw: RawLedger, n: int) -> pd.Series:
+    """Rows whose every field is empty (blank lines in a CSV, empty rows inside a sheet)."""
+    empty = np.ones(n, dtype=bool)
+    for arr in raw.columns.values():
+        text = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+        filled = pc.fill_null(pc.not_equal(text, ""), False)
+        empty &= ~filled.to_numpy(zero_copy_only=False)
+    return pd.Series(empty)
+
+
 def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Parse, validate and protect one file's rows; return (ledger rows, rejects, reconciliation row)."""
     n = len(raw.source_row)
@@ -70,13 +80,15 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
         amounts = parse.parse_amounts(raw.columns.get("amount", pa.nulls(n, pa.string())), ctx.decimal, excess)
     ore = amounts.values
     bad_amount = amounts.reason.notna()
-    if n and bad_amount.sum() > ctx.max_bad_share * n:
-        row, value = _first_bad(amount_raw, amounts.reason, rows)
+    empty = _empty_rows(raw, n)
+    counted = amounts.reason.where(~empty)
+    if n and counted.notna().sum() > ctx.max_bad_share * n:
+        row, value = _first_bad(amount_raw, counted, rows)
         raise UserError(
-            f"{where}: {int(bad_amount.sum()):,} of {n:,} amounts unparsable (more than {ctx.max_bad_share:.0%});"
+            f"{where}: {int(counted.notna().sum()):,} of {n:,} amounts unparsable (more than {ctx.max_bad_share:.0%});"
             f" first at row {row}: {value!r}"
         )
-    reason = amounts.reason.copy()
+    reason = amounts.reason.mask(empty, "empty row")
 
     # period, date, year
     if raw.grain == "supplier_year":
@@ -107,10 +119,10 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     kommun = _text(raw.columns.get("kommunkod"), n)
     if ctx.kommunkod:
         kommun = kommun.fillna(ctx.kommunkod)
-    if kommun.isna().any():
-        row = int(rows[int(np.flatnonzero(kommun.isna().to_numpy())[0])])
-        raise UserError(f"{where}: row {row}: no kommun_id in the file; pass --kommun KOD")
-    known = kommun.isin(ctx.municipalities)
+    elif "kommunkod" not in raw.columns:
+        raise UserError(f"{where}: the file has no kommun_id column; pass --kommun KOD")
+    reason = reason.where(reason.notna() | kommun.notna(), "missing kommun_id")
+    known = kommun.isin(ctx.municipalities) | kommun.isna()
     if not known.all():
         i = int(np.flatnonzero(~known.to_numpy())[0])
         raise UserError(f"{where}: row {int(rows[i])}: unknown kommunkod {kommun.iloc[i]!r} (not one of the 290)")

@@ -60,6 +60,10 @@ def column_map(headers: list[str]) -> dict[str, str]:
             if n in by_norm:
                 out[field] = by_norm[n]
                 break
+    if "date" not in out:
+        dated = [h for n, h in by_norm.items() if "datum" in n]
+        if dated:
+            out["date"] = dated[0]
     return out
 
 

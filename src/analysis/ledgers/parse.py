@@ -164,7 +164,12 @@ def parse_dates(values) -> Parsed:
     """
     arr = pc.utf8_trim_whitespace(_as_string_array(values))
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    stamps = [pc.strptime(arr, format=f, unit="s", error_is_null=True) for f in _DATE_FORMATS]
+    stamps = []
+    for f in _DATE_FORMATS:
+        ts = pc.strptime(arr, format=f, unit="s", error_is_null=True)
+        # arrow rolls impossible days over ("2019-02-30" -> 2019-03-02): keep only exact round trips
+        exact = pc.equal(pc.strftime(ts, format=f), arr)
+        stamps.append(pc.if_else(exact, ts, pa.scalar(None, ts.type)))
     ts = pc.coalesce(*stamps)
     dates = ts.cast(pa.date32())
     month = pc.extract_regex(arr, r"^(?P<y>\d{4})-?(?P<m>0[1-9]|1[0-2])$")
@@ -220,7 +225,8 @@ def classify_id(raw: str | None) -> tuple[str, str | None]:
         return ANONYMISED, None
     digits = re.sub(r"[\s\-+]", "", s)
     if not digits.isdigit():
-        return INVALID, None
+        hidden = find_personnummer(s)  # "811228-9874/556811-9357": a person inside a list of ids
+        return (PERSONNUMMER, hidden[0]) if hidden else (INVALID, None)
     if len(digits) == 12 and digits.startswith("16"):
         digits = digits[2:]
     elif len(digits) == 12 and digits[:2] in ("18", "19", "20"):

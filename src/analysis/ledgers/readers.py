@@ -88,9 +88,14 @@ def _to_table(frame_columns: dict[str, pa.Array], headers: list[str]) -> dict[st
 def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, delimiter: str | None) -> RawLedger:
     enc = encoding or detect.detect_encoding(head)
     try:
-        head_text = head.decode(enc, errors="strict" if encoding else "replace")
-    except (LookupError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot decode as {enc}: {exc}") from exc
+        head_text = head.decode(enc, errors="replace")
+    except LookupError as exc:
+        raise UserError(f"--encoding {enc!r} is not a known text encoding") from exc
+    if encoding:
+        where = detect.first_bad_byte(path, enc)
+        if where:
+            line, offset, bad_bytes = where
+            raise UserError(f"row {line}: bytes {bad_bytes!r} at offset {offset} do not decode as {enc}")
     header_line = head_text.lstrip("\ufeff").splitlines()[0] if head_text.strip() else ""
     delim = delimiter or detect.detect_delimiter(header_line)
     if len(delim) != 1:
@@ -289,7 +294,7 @@ def monthly_crosscheck(totals_csv: Path, ore_by_year: pd.Series) -> str:
     parts = []
     for year, monthly in by_year.items():
         agg = ore_by_year.get(year, 0) / 100
-        parts.append(f"{year}: aggregates {agg:,.0f} SEK vs monthly totals {monthly:,.0f} SEK (diff {agg - monthly:,.0f})")
+        parts.append(f"{year}: aggregates {agg:,.0f} SEK vs monthly totals {monthly:,.0f} SEK (diff {agg - monthly:+,.2f})")
     return "cross-check with monthly_totals.csv: " + "; ".join(parts) + f"; monthly rows {int(m['count'].sum()):,}"
 
 
