@@ -173,13 +173,8 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     tables = procurement.procurement_stage_tables(raw_dir, out_dir)
     rows = [procurement_rows(tables["procurement_it"], municipalities, population)]
 
-    ledger_path = out_dir / "ledger.parquet"
-    if ledger_path.exists():
-        classified, review, agreement = classify.classify_ledger(read_parquet(ledger_path))
-        rows.append(ledger_rows(classified, population))
-    else:
-        empty = classify.classify_ledger(_EMPTY_LEDGER)
-        review, agreement = empty[1], empty[2]
+    classified, review, agreement = classify.classify_ledger(read_parquet(out_dir / "ledger.parquet"))
+    rows.append(ledger_rows(classified, population))
     tables["vendor_match_review"] = review
     tables["classifier_agreement"] = agreement[agreement["source_id"].isin(list(LEDGER_SOURCES))].reset_index(drop=True)
 
@@ -189,14 +184,6 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     rows.append(with_population(pub_rows, population, pub_rows["year"]).assign(per_inhabitant=pub_rows["per_inhabitant"]))
     tables["it_spend"] = finish(rows)
     return tables
-
-
-_EMPTY_LEDGER = pd.DataFrame(
-    {
-        c: pd.Series(dtype="float64" if c in ("amount_sek",) else "int64" if c in ("year", "amount_ore") else "str")
-        for c in ["source_id", "grain", "kommunkod", "year", "period", "supplier_name", "supplier_orgnr", "account", "account_text", "amount_ore", "amount_sek"]
-    }
-)
 
 
 def load(lens: str | None = None) -> pd.DataFrame:

@@ -76,13 +76,13 @@ CPV_CATEGORIES = {
 }
 CONTRACT_TYPES = {"Kontrakt": False, "Ramavtal": True}
 
-ORGNR10 = r"^(\d{10}|\d{7}-\d)$"  # Swedish orgnr, or a Finnish business id (Åland buyers)
+BUYER_ID = r"^(\d{10}|\d{7}-\d)$"  # Swedish orgnr, or a Finnish business id (Åland buyers)
 KOMMUNKOD = r"^\d{4}$"
 
 PROCUREMENT_IT_SCHEMA = pa.DataFrameSchema(
     {
         "procurement_id": pa.Column(str),
-        "buyer_orgnr": pa.Column(str, pa.Check.str_matches(ORGNR10)),
+        "buyer_orgnr": pa.Column(str, pa.Check.str_matches(BUYER_ID)),
         "buyer_name": pa.Column(str),
         "buyer_kind": pa.Column(
             str, pa.Check.isin(["municipality", "kommunalforbund", "joint_it_company", "cooperation_unattributed"])
@@ -220,7 +220,7 @@ def check_raw_table(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
             raise UserError(f"{file_name} row {bad[0] + 2}: empty {col!r}")
     df[COL_ORGNR] = df[COL_ORGNR].str.strip()
     df[COL_NAME] = df[COL_NAME].str.strip()
-    bad = df.index[~df[COL_ORGNR].str.fullmatch(ORGNR10)]
+    bad = df.index[~df[COL_ORGNR].str.fullmatch(BUYER_ID)]
     if len(bad):
         raise UserError(
             f"{file_name} row {bad[0] + 2}: buyer orgnr {df.at[bad[0], COL_ORGNR]!r} is neither a 10-digit orgnr"
@@ -454,10 +454,11 @@ def duplicates_report(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     v = tables["values"]
     proc = tables["procurements"]
     pairs = set(zip(proc[COL_ID], proc[COL_ORGNR]))
+    proc_ids = set(proc[COL_ID])
     for _, r in v.iterrows():
         if (r[COL_ID], r[COL_ORGNR]) in pairs:
             continue
-        known = r[COL_ID] in set(proc[COL_ID])
+        known = r[COL_ID] in proc_ids
         rows.append(
             {
                 "table": RAW_FILES["values"],
@@ -582,7 +583,7 @@ def build_procurement_tables(
     out.attrs["municipal_buyers"] = sorted(mapping["kommunkod"].unique())
 
     companies = base[(base["delsektor"] == "Kommunalt ägd organisation") & ~is_coop]
-    companies = companies.rename(columns={"juridisk_form": "juridisk_form", "contracted_value_total_sek": "contracted_value_sek"})
+    companies = companies.rename(columns={"contracted_value_total_sek": "contracted_value_sek"})
     companies = companies[list(COMPANIES_SCHEMA.columns)].sort_values(["buyer_name", "procurement_id"], ignore_index=True)
 
     return {
