@@ -1,6 +1,7 @@
 """Benchmark of report rendering (prints figures; asserts nothing).
 
-1. the floor: bare papermill + nbconvert of an empty notebook, run in this process;
+1. the floor: bare papermill + nbconvert of an empty notebook, run in this process (and, for scale, the
+   same with pandas + matplotlib imported and one plot, the floor of docs/engineering-notes);
 2. one regional report through `analysis.render` (its own worker process, provenance, index);
 3. all 21 regional reports with 2 workers;
 4. with --all: every report (4 national + 21 regional + 290 municipality profiles) with 2 workers.
@@ -27,11 +28,14 @@ from analysis import config, render
 OUT = config.PROJECT_ROOT / "benchmarks" / "out" / "reports"
 
 
-def floor_once(workdir: Path) -> float:
-    """Seconds to execute an empty notebook with papermill and convert it to HTML."""
+PLOT_CELL = "%matplotlib inline\nimport pandas as pd\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
+
+
+def floor_once(workdir: Path, source: str = "") -> float:
+    """Seconds to execute a one-cell notebook with papermill and convert it to HTML."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": render.KERNEL, "display_name": "Python (kommun-it)", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("")]
+    nb.cells = [nbformat.v4.new_code_cell(source)]
     src, dst = workdir / "empty.ipynb", workdir / "empty.out.ipynb"
     nbformat.write(nb, src)
     t0 = time.perf_counter()
@@ -67,9 +71,12 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         floors = [floor_once(Path(tmp)) for _ in range(args.repeat)]
+        plots = [floor_once(Path(tmp), PLOT_CELL) for _ in range(args.repeat)]
     floor = statistics.median(floors)
     print(f"{'floor: empty notebook':<34} {floor:8.1f} s (median of {args.repeat}: "
           f"{', '.join(f'{f:.1f}' for f in floors)})")
+    print(f"{'pandas + matplotlib, one plot':<34} {statistics.median(plots):8.1f} s "
+          f"({statistics.median(plots) / floor:4.2f}× floor)")
 
     regions = [j for j in render.plan() if j.group == "region"]
     seconds, results = timed_render(regions[:1], workers=1)
