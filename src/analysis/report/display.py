@@ -65,13 +65,15 @@ def write_csv(df: pd.DataFrame, name: str) -> Path:
 def header(title: str, params: dict) -> HTML:
     """Validate the parameters, then show title, parameters, code version and the data hashes.
 
+    The title may name parameters ("{period}") and places: "{kommun_name}" (from kommunkod), "{lan_name}" (lan_kod).
     A bad parameter raises UserError before anything else runs. The hashes come from
     analysis.provenance.provenance(params) so a reader can check which data and code made the report.
     """
     from ..provenance import provenance
 
     params = validate_params(params)
-    _state["prefix"] = file_prefix(title, params)
+    _state["prefix"] = file_prefix(title.split(":")[0], params)
+    title = title.format(**params, **_place_names(params))
     prov = provenance(params)
     param_rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v))}</td></tr>" for k, v in prov["parameters"].items()
@@ -90,6 +92,17 @@ def header(title: str, params: dict) -> HTML:
         f"<details><summary>Data used ({len(prov['raw_data'])} raw files, {len(prov['processed'])} processed tables,"
         f" sha256)</summary><table class='report-hashes'>{data_rows}</table></details>"
     )
+
+
+def _place_names(params: dict) -> dict[str, str]:
+    from .data import lan_name, municipality_name
+
+    names = {}
+    if "kommunkod" in params:
+        names["kommun_name"] = municipality_name(params["kommunkod"])
+    if "lan_kod" in params:
+        names["lan_name"] = lan_name(params["lan_kod"])
+    return names
 
 
 def key_findings(sentences: list[str]) -> HTML:
