@@ -83,9 +83,11 @@ def render(
     failed = [r for r in results if not r.ok]
     for r in failed:
         typer.echo(f"render: FAILED {r.job.html_relpath}: {r.error}", err=True)
+    from .config import reports_dir
+
     typer.echo(
-        f"render: {len(results) - len(failed)} of {len(results)} reports written to {out or 'reports/'}"
-        f" ({time.perf_counter() - t0:.1f} s); index: {(out or Path('reports')) / 'index.html'}"
+        f"render: {len(results) - len(failed)} of {len(results)} reports written to {out or reports_dir()}"
+        f" ({time.perf_counter() - t0:.1f} s); index: {(out or reports_dir()) / 'index.html'}"
     )
     if failed:
         raise typer.Exit(1)
