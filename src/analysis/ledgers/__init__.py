@@ -114,8 +114,11 @@ def _check_params(kommun: str | None, period: str | None, municipalities) -> Non
 
 
 def _finish(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], shapes: dict[str, str]) -> Ingested:
-    ledger = pd.concat([p[0] for p in parts], ignore_index=True)
-    rejects = pd.concat([p[1] for p in parts], ignore_index=True)
+    def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    ledger = concat([p[0] for p in parts])
+    rejects = concat([p[1] for p in parts])
     recon = pd.DataFrame([p[2] for p in parts]).astype(
         {c: "int64" for c in ("rows_in", "rows_clean", "rows_rejected", "ore_in", "ore_clean", "ore_rejected")}
         | {"balanced": bool, "note": "str", "shape": "str", "grain": "str", "source_id": "str", "source_file": "str"}
@@ -151,7 +154,7 @@ def ingest_files(
     for path in paths:
         path = Path(path)
         raw = readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter)
-        fp = readers.fingerprint(raw)
+        fp = readers.fingerprint(raw) if len(paths) > 1 else path.name
         ctx = Context(
             source_id=source_id,
             source_file=path.name,

@@ -39,19 +39,24 @@ class Context:
 def _text(arr: pa.Array | None, n: int) -> pd.Series:
     """A canonical text column as a trimmed str Series with NA for empty values."""
     if arr is None:
-        return pd.Series([pd.NA] * n, dtype="str")
+        return parse.const_series(None, n)
     arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return pd.Series(arr, dtype="str")
 
 
 def _collapse(s: pd.Series) -> pd.Series:
-    return s.str.replace(r"\s+", " ", regex=True)
+    """Runs of whitespace to one space (on the unique values)."""
+    codes, uniques = pd.factorize(s)
+    if not len(uniques):
+        return s
+    arr = pc.replace_substring_regex(pa.array(uniques, type=pa.string()), r"\s+", " ")
+    return pd.Series(arr.take(pa.array(codes, mask=codes < 0)), dtype="str")
 
 
-def _first_bad(raw_values: pd.Series, reason: pd.Series, rows: np.ndarray) -> tuple[int, object]:
+def _first_bad(raw_values: pa.Array, reason: pd.Series, rows: np.ndarray) -> tuple[int, object]:
     i = int(np.flatnonzero(reason.notna().to_numpy())[0])
-    return int(rows[i]), raw_values.iloc[i]
+    return int(rows[i]), raw_values[i].as_py()
 
 
 def _empty_rows(raw: RawLedger, n: int) -> pd.Series:
@@ -72,10 +77,10 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
 
     # amounts
     if raw.amount_is_float:
-        amount_raw = pd.Series(pc.cast(raw.columns["amount"], pa.string()), dtype="str")
+        amount_text = pc.cast(raw.columns["amount"], pa.string())
         amounts = parse.float_amounts_to_ore(raw.columns["amount"].to_numpy(zero_copy_only=False))
     else:
-        amount_raw = pd.Series(raw.columns.get("amount", pa.nulls(n, pa.string())), dtype="str")
+        amount_text = raw.columns.get("amount", pa.nulls(n, pa.string()))
         excess = "round" if raw.grain == "supplier_year" else "reject"
         amounts = parse.parse_amounts(raw.columns.get("amount", pa.nulls(n, pa.string())), ctx.decimal, excess)
     ore = amounts.values
@@ -83,7 +88,7 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     empty = _empty_rows(raw, n)
     counted = amounts.reason.where(~empty)
     if n and counted.notna().sum() > ctx.max_bad_share * n:
-        row, value = _first_bad(amount_raw, counted, rows)
+        row, value = _first_bad(amount_text, counted, rows)
         raise UserError(
             f"{where}: {int(counted.notna().sum()):,} of {n:,} amounts unparsable (more than {ctx.max_bad_share:.0%});"
             f" first at row {row}: {value!r}"
@@ -97,7 +102,7 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
         reason = reason.where(reason.notna() | ok_year, "bad year")
         year = pd.to_numeric(years.where(ok_year), errors="coerce").fillna(0).astype("int64")
         date = pa.nulls(n, pa.date32())
-        period = pd.Series([pd.NA] * n, dtype="str")
+        period = parse.const_series(None, n)
     else:
         file_period = ctx.period or parse.period_from_name(raw.path.name)
         if "date" in raw.columns:
@@ -112,8 +117,10 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
             if not file_period:
                 raise UserError(f"{where}: no date column and no YYYY-MM in the file name; pass --period YYYY-MM")
             date = pa.nulls(n, pa.date32())
-            period = pd.Series([file_period] * n, dtype="str")
-        year = pd.to_numeric(period.str.slice(0, 4), errors="coerce").fillna(0).astype("int64")
+            period = parse.const_series(file_period, n)
+        codes, uniques = pd.factorize(period)
+        years = np.array([int(p[:4]) for p in uniques] + [0], dtype="int64")
+        year = pd.Series(years[np.where(codes < 0, len(uniques), codes)])
 
     # municipality
     kommun = _text(raw.columns.get("kommunkod"), n)
@@ -155,19 +162,19 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
         num, txt = parse.split_account(raw.columns["account"])
         account, account_text = _text(num, n), _collapse(_text(txt, n))
     else:
-        account = account_text = pd.Series([pd.NA] * n, dtype="str")
+        account = account_text = parse.const_series(None, n)
     buyer = _collapse(_text(raw.columns.get("buyer_unit"), n))
     invoice = _text(raw.columns.get("invoice_id"), n)
 
     if ctx.duplicate_of:
-        reason = pd.Series([f"duplicate publication of {ctx.duplicate_of}"] * n, dtype="str")
+        reason = parse.const_series(f"duplicate publication of {ctx.duplicate_of}", n)
 
     full = pd.DataFrame(
         {
-            "source_id": pd.Series([ctx.source_id] * n, dtype="str"),
-            "source_file": pd.Series([ctx.source_file] * n, dtype="str"),
+            "source_id": parse.const_series(ctx.source_id, n),
+            "source_file": parse.const_series(ctx.source_file, n),
             "source_row": rows.astype("int64"),
-            "grain": pd.Series([raw.grain] * n, dtype="str"),
+            "grain": parse.const_series(raw.grain, n),
             "kommunkod": kommun,
             "year": year,
             "period": period,
@@ -184,7 +191,7 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
         }
     )
     good = reason.isna().to_numpy()
-    ledger = full[good].reset_index(drop=True)
+    ledger = full if good.all() else full[good].reset_index(drop=True)
 
     bad = ~good
     raw_id = _text(raw.columns.get("supplier_id"), n)[bad]
@@ -194,16 +201,16 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     )
     rejects = pd.DataFrame(
         {
-            "source_id": pd.Series([ctx.source_id] * int(bad.sum()), dtype="str"),
-            "source_file": pd.Series([ctx.source_file] * int(bad.sum()), dtype="str"),
+            "source_id": parse.const_series(ctx.source_id, int(bad.sum())),
+            "source_file": parse.const_series(ctx.source_file, int(bad.sum())),
             "source_row": rows[bad].astype("int64"),
             "reason": reason[bad].reset_index(drop=True),
-            "raw_amount": amount_raw[bad].reset_index(drop=True),
+            "raw_amount": pd.Series(amount_text.filter(pa.array(bad)), dtype="str"),
             "amount_ore": parsed_ore,
             "raw_supplier_name": name[bad].reset_index(drop=True),
             "raw_supplier_id": raw_id.reset_index(drop=True),
             "raw_date": _text(raw.columns.get("date"), n)[bad].reset_index(drop=True),
-            "raw_text": pd.Series([pd.NA] * int(bad.sum()), dtype="str"),
+            "raw_text": parse.const_series(None, int(bad.sum())),
         }
     )
     if raw.bad_rows:

@@ -48,6 +48,20 @@ def _reasons(n: int) -> np.ndarray:
     return np.full(n, None, dtype=object)
 
 
+def reason_series(reason: np.ndarray) -> pd.Series:
+    """An object array of reasons (None = good) as a str Series, cheaply when all are good."""
+    if not pd.notna(reason).any():
+        return pd.Series(pa.nulls(len(reason), pa.string()), dtype="str")
+    return pd.Series(pa.array(reason, type=pa.string()), dtype="str")
+
+
+def const_series(value: str | None, n: int) -> pd.Series:
+    """n copies of one string (or NA) as a str Series, without a Python list."""
+    if value is None:
+        return pd.Series(pa.nulls(n, pa.string()), dtype="str")
+    return pd.Series(pa.repeat(pa.scalar(value, pa.string()), n), dtype="str")
+
+
 def detect_decimal(values) -> str | None:
     """The file's decimal separator from its amounts ("," or "."), or None when no value shows one."""
     arr = _as_string_array(values)
@@ -97,7 +111,7 @@ def parse_amounts(values, decimal: str | None = None, excess: str = "reject") ->
         sub_ore, sub_reason = _parse_slow(text, decimal or detect_decimal(arr), excess)
         ore[rest] = sub_ore
         reason[rest] = sub_reason
-    return Parsed(ore, pd.Series(reason, dtype="str"))
+    return Parsed(ore, reason_series(reason))
 
 
 _SLOW = re.compile(r"^(?P<sign>[+-]?)(?P<int>\d+)(?:(?P<sep>[.,])(?P<frac>\d+))?(?P<trail>-?)$")
@@ -150,7 +164,7 @@ def float_amounts_to_ore(values: np.ndarray) -> Parsed:
     reason = _reasons(len(x))
     reason[~finite] = "missing or non-finite amount"
     reason[finite & ~whole] = "not a whole number of öre"
-    return Parsed(ore.astype(np.int64), pd.Series(reason, dtype="str"))
+    return Parsed(ore.astype(np.int64), reason_series(reason))
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%d.%m.%Y")
@@ -162,7 +176,18 @@ def parse_dates(values) -> Parsed:
     `values` of the result is a tuple (date32 arrow array, period string arrow array); a month-only value
     gives a null date and its period. Empty values give nulls without a reason; unparsable ones a reason.
     """
-    arr = pc.utf8_trim_whitespace(_as_string_array(values))
+    enc = pc.utf8_trim_whitespace(_as_string_array(values)).dictionary_encode()
+    uniq = _parse_unique_dates(enc.dictionary)
+    (dates, period), reason = uniq.values, uniq.reason.to_numpy(dtype=object, na_value=None)
+    idx = enc.indices
+    valid = pc.is_valid(idx).to_numpy(zero_copy_only=False)
+    out_reason = _reasons(len(idx))
+    if len(reason):
+        out_reason[valid] = reason[idx.fill_null(0).to_numpy(zero_copy_only=False)[valid]]
+    return Parsed((dates.take(idx), period.take(idx)), reason_series(out_reason))
+
+
+def _parse_unique_dates(arr: pa.Array) -> Parsed:
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     stamps = []
     for f in _DATE_FORMATS:
@@ -187,7 +212,7 @@ def parse_dates(values) -> Parsed:
     reason[bad] = "unparsable date"
     dates = pc.if_else(pa.array(bad), pa.scalar(None, pa.date32()), dates)
     period = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), period)
-    return Parsed((dates, period), pd.Series(reason, dtype="str"))
+    return Parsed((dates, period), reason_series(reason))
 
 
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -242,17 +267,12 @@ def classify_id(raw: str | None) -> tuple[str, str | None]:
 
 def classify_ids(values) -> tuple[pd.Series, pd.Series]:
     """Vectorised classify_id over unique values: (kind Series, value Series), aligned with `values`."""
-    arr = _as_string_array(values)
-    enc = arr.dictionary_encode()
-    uniques = enc.dictionary.to_pylist()
-    kinds, vals = zip(*(classify_id(u) for u in uniques)) if uniques else ((), ())
-    null = pc.is_null(enc.indices).to_numpy(zero_copy_only=False)
-    idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    kind = np.asarray(list(kinds) or [MISSING], dtype=object)[idx]
-    val = np.asarray(list(vals) or [None], dtype=object)[idx]
-    kind[null] = MISSING
-    val[null] = None
-    return pd.Series(kind, dtype="str"), pd.Series(val, dtype="str")
+    enc = _as_string_array(values).dictionary_encode()
+    results = [classify_id(u) for u in enc.dictionary.to_pylist()] + [(MISSING, None)]
+    idx = enc.indices.fill_null(len(results) - 1)
+    kind = pa.array([k for k, _ in results], type=pa.string()).take(idx)
+    value = pa.array([v for _, v in results], type=pa.string()).take(idx)
+    return pd.Series(kind, dtype="str"), pd.Series(value, dtype="str")
 
 
 _PNR_IN_TEXT = re.compile(r"(?<!\d)((?:18|19|20)?\d{6})[-+ ]?(\d{4})(?!\d)")
@@ -287,13 +307,10 @@ def normalise_name(raw: str | None) -> str:
 
 def normalise_names(values) -> pd.Series:
     """normalise_name over unique values, aligned with `values`."""
-    arr = _as_string_array(values)
-    enc = arr.dictionary_encode()
-    uniques = [normalise_name(u) for u in enc.dictionary.to_pylist()]
-    null = pc.is_null(enc.indices).to_numpy(zero_copy_only=False)
-    idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    out = np.asarray(uniques + [""], dtype=object)[np.where(null, len(uniques), idx)]
-    return pd.Series(out, dtype="str")
+    enc = _as_string_array(values).dictionary_encode()
+    uniques = [normalise_name(u) for u in enc.dictionary.to_pylist()] + [""]
+    idx = enc.indices.fill_null(len(uniques) - 1)
+    return pd.Series(pa.array(uniques, type=pa.string()).take(idx), dtype="str")
 
 
 def split_account(values) -> tuple[pa.Array, pa.Array]:

@@ -38,7 +38,7 @@ class RawLedger:
     shape: str
     encoding: str | None
     delimiter: str | None
-    columns: dict[str, pa.Array]
+    columns: dict[str, pa.Array | pa.ChunkedArray]
     source_row: np.ndarray
     bad_rows: list[dict] = field(default_factory=list)
     amount_is_float: bool = False
@@ -102,18 +102,22 @@ def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, 
         raise UserError(f"--delimiter must be one character, not {delim!r}")
     headers = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line], delimiter=delim))]
     shape = shape or detect.detect_shape(headers, "csv")
+    wanted = set(detect.column_map(headers).values()) | {h for h in headers if detect.norm_header(h) == "year"}
     try:
-        table, bad = _arrow_csv(path, enc, delim, headers)
+        table, bad = _arrow_csv(path, enc, delim, headers, wanted)
     except UnicodeDecodeError as exc:
-        table, bad, enc = _retry_encoding(path, enc, encoding, delim, headers, exc)
+        table, bad, enc = _retry_encoding(path, enc, encoding, delim, headers, wanted, exc)
     except pa.ArrowInvalid as exc:
         if "UTF8" not in str(exc) and "utf8" not in str(exc).lower():
             raise UserError(f"cannot parse as CSV ({str(exc).splitlines()[0]})") from exc
-        table, bad, enc = _retry_encoding(path, enc, encoding, delim, headers, exc)
+        table, bad, enc = _retry_encoding(path, enc, encoding, delim, headers, wanted, exc)
     rows = len(table)
     numbers = [b["source_row"] for b in bad]
-    source_row = np.setdiff1d(np.arange(2, rows + len(bad) + 2, dtype=np.int64), np.asarray(numbers, dtype=np.int64))
-    columns = {name: table.column(i).combine_chunks() for i, name in enumerate(table.column_names)}
+    keep = np.ones(rows + len(bad), dtype=bool)
+    keep[np.asarray(numbers, dtype=np.int64) - 2] = False
+    source_row = np.arange(2, rows + len(bad) + 2, dtype=np.int64)[keep]
+    columns = {name: table.column(i) for i, name in enumerate(table.column_names)}
+    del table
     notes = [] if enc in ("utf-8", "utf-8-sig", "utf-16") else [f"decoded as {enc}"]
     raw = RawLedger(path, "csv", shape, enc, delim, _to_table(columns, headers), source_row, bad, notes=notes)
     if shape == "goteborg-aggregates":
@@ -122,7 +126,8 @@ def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, 
     return raw
 
 
-def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], threads: bool = True):
+def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], wanted: set[str], threads: bool = True):
+    """Read the wanted columns as text; ragged and blank lines are collected with their line numbers."""
     bad: list[dict] = []
 
     def on_bad(row) -> str:
@@ -136,23 +141,26 @@ def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], threads: bo
     names = [f"c{i}" for i in range(len(headers))]
     table = pv.read_csv(
         path,
-        read_options=pv.ReadOptions(encoding=pa_enc, use_threads=threads, skip_rows=1, column_names=names,
-                                    block_size=1 << 24),
+        read_options=pv.ReadOptions(encoding=pa_enc, use_threads=threads, skip_rows=1, column_names=names),
         parse_options=pv.ParseOptions(delimiter=delim, invalid_row_handler=on_bad, ignore_empty_lines=False),
-        convert_options=pv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
+        convert_options=pv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            include_columns=[n for n, h in zip(names, headers) if h in wanted],
+        ),
     )
     if any(b["source_row"] is None for b in bad):
-        return _arrow_csv(path, enc, delim, headers, threads=False)
+        return _arrow_csv(path, enc, delim, headers, wanted, threads=False)
     for b in bad:
         b["source_row"] = int(b["source_row"])
-    return table.rename_columns(headers), bad
+    return table.rename_columns([h for h in headers if h in wanted]), bad
 
 
-def _retry_encoding(path, enc, explicit, delim, headers, exc):
+def _retry_encoding(path, enc, explicit, delim, headers, wanted, exc):
     """UTF-8 that fails later in the file: Windows-1252 when it decodes, else one line naming the byte."""
     where = detect.first_bad_byte(path, enc if enc != "utf-16" else "utf-16")
     if explicit is None and enc in ("utf-8",) and detect.first_bad_byte(path, "cp1252") is None:
-        table, bad = _arrow_csv(path, "cp1252", delim, headers)
+        table, bad = _arrow_csv(path, "cp1252", delim, headers, wanted)
         return table, bad, "cp1252"
     if where:
         line, offset, bad_bytes = where

@@ -1,0 +1,131 @@
+"""Ledger ingestion speed: a synthetic 5,000,000-row national-spec (v1.1) CSV, ingested end to end.
+
+Prints rows/s, peak RSS and the ratio to a bare `pyarrow.csv.read_csv` of the same file (no assertions).
+Targets: >= 1 M rows/s, <= 3x the bare parse, peak RSS <= 3 GB on 2 cores.
+Usage: .venv/bin/python benchmarks/bench_ledger_ingest.py [ROWS]
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from analysis.ledgers import ingest_file
+from analysis.ledgers.parse import classify_id
+
+SEED = 20160301
+
+
+def synthetic_spec_csv(path: Path, rows: int) -> None:
+    """Write a realistic synthetic spec CSV: ';', decimal-comma amounts with space thousands, 5,000 suppliers."""
+    rng = np.random.default_rng(SEED)
+    n_sup = 5_000
+    sup_ids = []
+    base = 556000000
+    while len(sup_ids) < n_sup:
+        nine = str(base + len(sup_ids) * 7 + len(sup_ids) % 3)
+        for d in "0123456789":
+            if classify_id(nine + d)[0] == "orgnr":
+                sup_ids.append(f"{nine[:6]}-{nine[6:]}{d}")
+                break
+        else:
+            base += 1
+    names = pa.array([f"SYNTHETIC SUPPLIER {i:05d} AB" for i in range(n_sup)])
+    ids = pa.array(sup_ids)
+    accounts = pa.array(["74311", "74313", "65400", "46362", "70102", "68100", "74500", "40233"])
+    units = pa.array([f"{100 + i} - Nämnd {i}" for i in range(30)])
+    chunk = 1_000_000
+    with path.open("wb") as fh:
+        fh.write(
+            "kopare_id;kopare;verifikationsnummer;leverantor;leverantor_id;konto_nr;konto_text;datum;forvaltning;"
+            "fakturanummer;belopp;kommun_id\n".encode()
+        )
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            s = rng.integers(0, n_sup, n)
+            ore = rng.lognormal(11, 2, n).astype(np.int64) * np.where(rng.random(n) < 0.04, -1, 1)
+            kr, rest = np.divmod(np.abs(ore), 100)
+            kr_txt = pc.cast(pa.array(kr), pa.string())
+            # space thousands separator for amounts >= 1000 kr
+            grouped = pc.replace_substring_regex(kr_txt, r"^(\d{1,3})(\d{3})$", r"\1 \2")
+            grouped = pc.replace_substring_regex(grouped, r"^(\d{1,3})(\d{3})(\d{3})$", r"\1 \2 \3")
+            frac = pc.utf8_lpad(pc.cast(pa.array(rest), pa.string()), 2, "0")
+            sign = pa.array(np.where(ore < 0, "-", ""))
+            amount = pc.binary_join_element_wise(sign, grouped, ",", "")
+            amount = pc.binary_join_element_wise(amount, frac, "")
+            acc = rng.integers(0, len(accounts), n)
+            day = pc.cast(pa.array(rng.integers(1, 29, n)), pa.string())
+            table = pa.table(
+                {
+                    "kopare_id": pa.array(np.full(n, "2120002080")),
+                    "kopare": pa.array(np.full(n, "SYNTETISK KOMMUN")),
+                    "verifikationsnummer": pc.cast(pa.array(np.arange(start, start + n)), pa.string()),
+                    "leverantor": names.take(pa.array(s)),
+                    "leverantor_id": ids.take(pa.array(s)),
+                    "konto_nr": accounts.take(pa.array(acc)),
+                    "konto_text": pc.binary_join_element_wise("Konto ", accounts.take(pa.array(acc)), ""),
+                    "datum": pc.binary_join_element_wise("2024-03-", pc.utf8_lpad(day, 2, "0"), ""),
+                    "forvaltning": units.take(pa.array(rng.integers(0, 30, n))),
+                    "fakturanummer": pc.cast(pa.array(rng.integers(10**7, 10**8, n)), pa.string()),
+                    "belopp": amount,
+                    "kommun_id": pa.array(np.full(n, "1980")),
+                }
+            )
+            pv.write_csv(table, fh, pv.WriteOptions(include_header=False, delimiter=";", quoting_style="none"))
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def child(mode: str, path: Path) -> None:
+    """Run one measurement in this (fresh) process and print 'seconds rows peak_gb [note]'."""
+    t0 = time.perf_counter()
+    if mode == "bare":
+        rows = pv.read_csv(path, parse_options=pv.ParseOptions(delimiter=";")).num_rows
+        note = ""
+    else:
+        result = ingest_file(path, municipalities=frozenset({"1980"}))
+        rec = result.reconciliation.iloc[0]
+        rows = int(rec["rows_in"])
+        note = f"clean {rec['rows_clean']:,}, rejected {rec['rows_rejected']:,}, balanced {rec['balanced']}"
+    print(f"{time.perf_counter() - t0} {rows} {peak_rss_gb()} {note}")
+
+
+def measure(mode: str, path: Path) -> tuple[float, int, float, str]:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], capture_output=True, text=True,
+                         check=True, env=dict(os.environ)).stdout.strip().split(" ", 3)
+    return float(out[0]), int(out[1]), float(out[2]), out[3] if len(out) > 3 else ""
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000_000
+    os.environ.setdefault("KOMMUN_IT_PSEUDONYM_KEY", "synthetic-benchmark-key-" + "0" * 32)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic_spec_v11.csv"
+        t0 = time.perf_counter()
+        synthetic_spec_csv(path, rows)
+        print(f"generated {rows:,} rows, {path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - t0:.1f} s")
+        bare_s, _, bare_gb, _ = measure("bare", path)
+        print(f"bare pyarrow.csv.read_csv: {bare_s:.2f} s ({rows / bare_s / 1e6:.2f} M rows/s), peak RSS {bare_gb:.2f} GB")
+        ingest_s, rows_in, ingest_gb, note = measure("ingest", path)
+        print(f"ingest end to end: {ingest_s:.2f} s ({rows_in / ingest_s / 1e6:.2f} M rows/s),"
+              f" {ingest_s / bare_s:.1f}x the bare parse, peak RSS {ingest_gb:.2f} GB; {note}")
+        print(f"cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], Path(sys.argv[3]))
+    else:
+        main()
