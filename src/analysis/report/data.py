@@ -215,7 +215,18 @@ def ledger_it_by_category(kommunkod: str, period: str) -> pd.DataFrame:
     spend = load_optional("it_spend")
     sel = spend[(spend["lens"] == "ledger") & (spend["kommunkod"] == kommunkod) & (spend["period"] == period)]
     return sel[["method", "measure", "category", "value", "per_inhabitant", "coverage_note"]].sort_values(
-        ["method", "category"], ignore_index=True)
+        ["method", "measure", "category"], ignore_index=True)
+
+
+def without_notes(df: pd.DataFrame) -> pd.DataFrame:
+    """The table without its coverage_note column (shown once, by coverage_notes, instead of on every row)."""
+    return df.drop(columns=["coverage_note"], errors="ignore")
+
+
+def coverage_notes(df: pd.DataFrame) -> str:
+    """The distinct coverage notes of a table, joined: what its figures include and leave out."""
+    notes = sorted(set(df["coverage_note"].dropna())) if "coverage_note" in df.columns else []
+    return "Coverage: " + " / ".join(notes) if notes else "No coverage notes (no rows)."
 
 
 def top_suppliers(postings: pd.DataFrame, n: int = 25) -> pd.DataFrame:

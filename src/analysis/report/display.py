@@ -176,11 +176,16 @@ def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dp
 
 
 def attribution(source_ids: list[str] | tuple[str, ...] = ()) -> HTML:
-    """The attribution line every report ends with, plus each named source's own attribution."""
+    """The attribution line every report ends with, plus each named source's own attribution
+    (manifest sources, or reviewable tables in data/mappings/ compiled from public pages)."""
     sources = manifest.load()
-    unknown = [s for s in source_ids if s not in sources]
-    if unknown:
-        raise UserError(f"attribution: source id {unknown[0]!r} is not in {config.MANIFEST.name}")
-    extra = [sources[s].attribution for s in source_ids]
+    extra = []
+    for sid in source_ids:
+        if sid in sources:
+            extra.append(sources[sid].attribution)
+        elif (config.MAPPINGS_DIR / f"{sid}.csv").is_file():
+            extra.append(f"Compiled for kommun-it from public pages: data/mappings/{sid}.csv (one source per row)")
+        else:
+            raise UserError(f"attribution: source id {sid!r} is neither in {config.MANIFEST.name} nor a mapping table")
     lines = [BASE_ATTRIBUTION, *extra]
     return HTML("<p class='attribution'>" + "<br>".join(html.escape(line) for line in lines) + "</p>")

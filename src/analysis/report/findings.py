@@ -23,7 +23,10 @@ def per_inh(x: float) -> str:
 
 
 def pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f}%" if whole else "0%"
+    if not whole:
+        return "0%"
+    share = 100 * part / whole
+    return f"{share:.1f}%" if abs(share) < 10 else f"{share:.0f}%"
 
 
 def sources(sources_table: pd.DataFrame, coverage_summary: pd.DataFrame, coverage: pd.DataFrame) -> list[str]:
@@ -179,17 +182,27 @@ def municipality(profile: pd.Series, spend: pd.DataFrame, per_inh_table: pd.Data
                               & (per_inh_table["per_inhabitant"] > 0)]
         if r["value_sek"] > 0:
             rank = int((per_inh_table["per_inhabitant"] > r["per_inhabitant"]).sum()) + 1
+            peer_text = (f"; the median of its SKR group peers that advertised was"
+                         f" {per_inh(peers['per_inhabitant'].median())}") if len(peers) else ""
             out.append(f"Its advertised IT procurements had a contracted value of {sek(r['value_sek'])}"
-                       f" ({per_inh(r['per_inhabitant'])}), rank {rank} of {len(per_inh_table)}.")
-            if len(peers):
-                out.append(f"The median of its SKR group peers that advertised was {per_inh(peers['per_inhabitant'].median())}.")
+                       f" ({per_inh(r['per_inhabitant'])}), rank {rank} of {len(per_inh_table)}{peer_text}.")
         else:
             out.append("It advertised no IT procurement with a contracted value in the procurement year;"
                        " that does not mean it spent nothing on IT.")
-    lenses = sorted(set(spend["lens"])) if len(spend) else []
-    out.append(f"Lenses with an IT figure for it: {', '.join(lenses)}." if lenses
-               else "No lens has an IT figure for it.")
+    ledger = spend[(spend["lens"] == "ledger") & (spend["measure"] == "it_spend_sek") & (spend["category"] == "all")]
+    if len(ledger):
+        latest = ledger.sort_values(["year", "period", "method"]).iloc[-1]
+        out.append(f"Its supplier ledger for {latest['period']} shows {sek(latest['value'])} of IT purchases"
+                   f" ({per_inh(latest['per_inhabitant'])}, '{latest['method']}' method).")
+    published = spend[(spend["lens"] == "published") & (spend["measure"] == "sek_per_inhabitant")]
+    if len(published):
+        latest = published.sort_values("year").iloc[-1]
+        out.append(f"A published figure gives IT costs of {per_inh(latest['value'])} in {int(latest['year'])}"
+                   " (definitions differ between sources).")
+    if ledger.empty and published.empty:
+        out.append("Only the procurement lens has figures for it: no published supplier ledger or IT-cost figure.")
     member = memberships[memberships["state"] == "member"] if len(memberships) else memberships
-    out.append(f"It is a member of IT cooperations of {member['cooperation_kind'].nunique()} kind(s)." if len(member)
+    kinds = ", ".join(sorted(set(member["cooperation_kind"]))) if len(member) else ""
+    out.append(f"Member of IT cooperation, kinds: {kinds} (found up to {int(member['year'].max())})." if len(member)
                else "No IT cooperation membership was found (absence in our table does not prove non-membership).")
     return out[:5]
