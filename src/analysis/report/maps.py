@@ -69,12 +69,11 @@ def choropleth(
 ):
     """Colour municipalities by data[column]; optionally outline a set of kommunkod and zoom to one län.
 
-    Numbers are shown in quantile classes (zero as its own class); categorical columns by category.
+    Numbers are shown in quantile classes of the whole country (zero as its own class), so a län map uses
+    the national classes; categorical columns by category. A län map names its municipalities.
     Municipalities without a value are drawn light grey and counted in the note under the map.
     """
     shapes = kommun_shapes().merge(data, on="kommunkod", how="left")
-    if lan_kod is not None:
-        shapes = shapes[shapes["kommunkod"].isin(data.loc[data["lan_kod"] == lan_kod, "kommunkod"])]
     if categorical:
         shapes["class"] = shapes[column]
         order = sorted(shapes[column].dropna().unique())
@@ -85,7 +84,9 @@ def choropleth(
         colors = list(plt.get_cmap("viridis_r")(np.linspace(0.1, 0.95, len(ramp))))
         if "0" in order:
             colors.insert(0, "#f3eed9")
-    fig, ax = plt.subplots(figsize=(6, 8) if lan_kod is None else (7, 6))
+    if lan_kod is not None:
+        shapes = shapes[shapes["kommunkod"].isin(data.loc[data["lan_kod"] == lan_kod, "kommunkod"])]
+    fig, ax = plt.subplots(figsize=(6, 8) if lan_kod is None else (8, 6))
     handles = []
     for label, color in zip(order, colors):
         part = shapes[shapes["class"] == label]
@@ -100,7 +101,12 @@ def choropleth(
     if outline:
         shapes[shapes["kommunkod"].isin(outline)].boundary.plot(ax=ax, color="#d62728", linewidth=1.2)
         handles.append(Patch(facecolor="none", edgecolor="#d62728", label="cooperation member"))
-    ax.legend(handles=handles, title=legend_label, loc="lower right", fontsize=7, title_fontsize=8)
+    if lan_kod is not None and "name" in shapes.columns:
+        for _, row in shapes.iterrows():
+            point = row.geometry.representative_point()
+            ax.annotate(row["name"], (point.x, point.y), fontsize=6, ha="center", va="center", color="#222222")
+    legend_at = {"loc": "lower right"} if lan_kod is None else {"loc": "center left", "bbox_to_anchor": (1.0, 0.5)}
+    ax.legend(handles=handles, title=legend_label, fontsize=7, title_fontsize=8, **legend_at)
     ax.set_title(title, fontsize=11)
     ax.text(0.0, -0.02, MAP_CREDIT, transform=ax.transAxes, fontsize=7, va="top")
     ax.set_axis_off()
