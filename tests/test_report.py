@@ -265,3 +265,8 @@ def test_file_prefixes_stay_distinct_for_long_parameter_sets():
     b = report.display.file_prefix("Do municipalities that share IT spend less?", {"kind": "e_services", "x": True})
     assert a != b and len(a) <= 61
     assert report.display.file_prefix("Region report", {"lan_kod": "01"}) == "region-report-01-"
+
+
+def test_attribution_credits_mapping_tables(env):
+    html = report.attribution(["published_it_costs"]).data
+    assert "data/mappings/published_it_costs.csv" in html

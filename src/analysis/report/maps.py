@@ -90,7 +90,8 @@ def choropleth(
     handles = []
     for label, color in zip(order, colors):
         part = shapes[shapes["class"] == label]
-        part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.2)
+        if len(part):
+            part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.2)
         handles.append(Patch(facecolor=color, edgecolor="#999999", label=f"{label} ({len(part)})"))
     missing = shapes[shapes["class"].isna()]
     if len(missing):
@@ -98,7 +99,7 @@ def choropleth(
         handles.append(Patch(facecolor="#cccccc", label=f"no value ({len(missing)})"))
     if lan_kod is None:
         lan_shapes().boundary.plot(ax=ax, color="#555555", linewidth=0.4)
-    if outline:
+    if outline and shapes["kommunkod"].isin(outline).any():
         shapes[shapes["kommunkod"].isin(outline)].boundary.plot(ax=ax, color="#d62728", linewidth=1.2)
         handles.append(Patch(facecolor="none", edgecolor="#d62728", label="cooperation member"))
     if lan_kod is not None and "name" in shapes.columns:
