@@ -6,7 +6,6 @@ both sides and raises UserError naming the file when they do not balance.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,6 @@ from . import parse, privacy
 from .readers import RawLedger
 
 UNKNOWN_SUPPLIER = "(okänd leverantör)"
-KOMMUNKOD_RE = re.compile(r"^\d{4}$")
 
 
 @dataclass

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pv
 import python_calamine
 
@@ -313,10 +312,4 @@ def fingerprint(raw: RawLedger) -> str:
     return hashlib.sha256(hashes.tobytes()).hexdigest()
 
 
-def as_text(values) -> pa.Array:
-    """Any arrow column as a string array (for rejects' raw fields)."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    return pc.cast(arr, pa.string())
-
-
-__all__ = ["RawLedger", "read_raw", "attach_orgnr_by_name", "monthly_crosscheck", "fingerprint", "as_text"]
+__all__ = ["RawLedger", "read_raw", "attach_orgnr_by_name", "monthly_crosscheck", "fingerprint"]
