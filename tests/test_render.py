@@ -173,3 +173,12 @@ def test_parameters_papermill_cannot_parse_are_still_typed(tmp_path):
     declared = render.notebook_parameters(path)
     assert {k: (v["inferred_type_name"], v["default"]) for k, v in declared.items()} == {
         "lan_kod": ("str", '"01"'), "year": ("int", "2021")}
+
+
+def test_a_cell_over_the_timeout_fails_that_report_only(home, tmp_path):
+    out = tmp_path / "reports"
+    jobs = [render.Job("fixture_echo", "national", "slow", "Slow fixture", {"sleep_seconds": 60}),
+            render.Job("fixture_echo", "national", "quick", "Quick fixture", {})]
+    slow, quick = render.render(jobs, out_dir=out, workers=2, timeout=3, notebooks_dir=FIXTURES)
+    assert not slow.ok and "Timeout" in slow.error and "\n" not in slow.error
+    assert quick.ok and (out / "national" / "quick.html").is_file() and not (out / "national" / "slow.html").exists()
