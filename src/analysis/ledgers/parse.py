@@ -73,13 +73,6 @@ def detect_decimal(values) -> str | None:
     return "," if comma > dot else "."
 
 
-def _digits_to_ore(sign: pd.Series, intpart: pd.Series, frac: pd.Series) -> np.ndarray:
-    ip = intpart.astype("int64").to_numpy()
-    fr = frac.fillna("").str.ljust(2, "0").astype("int64").to_numpy()
-    ore = ip * 100 + fr
-    return np.where(sign.to_numpy() == "-", -ore, ore)
-
-
 def parse_amounts(values, decimal: str | None = None, excess: str = "reject") -> Parsed:
     """Parse amount text ("-1 302,03", "1\u00a0302,03", "1302.03") to int64 öre, exactly.
 
@@ -92,19 +85,19 @@ def parse_amounts(values, decimal: str | None = None, excess: str = "reject") ->
         raise ValueError(f"excess must be 'reject' or 'round', not {excess!r}")
     arr = _as_string_array(values)
     n = len(arr)
-    clean = pc.replace_substring(pc.utf8_trim_whitespace(arr), "\u2212", "-")
-    clean = pc.replace_substring_regex(clean, _SPACES, "")
+    clean = pc.utf8_trim_whitespace(arr)
+    for old, new in (("\u2212", "-"), (" ", ""), ("\t", ""), ("\u00a0", ""), ("\u202f", ""), ("\u2009", "")):
+        if pc.any(pc.match_substring(clean, old)).as_py():
+            clean = pc.replace_substring(clean, old, new)
     ore = np.zeros(n, dtype=np.int64)
     reason = _reasons(n)
-    parts = pc.extract_regex(clean, _FAST)
-    matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    matched_arr = pc.fill_null(pc.match_substring_regex(clean, _FAST), False)
+    matched = matched_arr.to_numpy(zero_copy_only=False)
     if matched.any():
-        sub = parts.filter(pa.array(matched))
-        ore[matched] = _digits_to_ore(
-            pd.Series(sub.field("sign"), dtype=object).astype(str),
-            pd.Series(sub.field("int")),
-            pd.Series(sub.field("frac")).replace("", pd.NA),
-        )
+        # validated digits with at most two decimals: exact as decimal128, then scaled to whole öre
+        text = pc.if_else(matched_arr, pc.replace_substring(clean, ",", "."), pa.scalar("0", pa.string()))
+        dec = pc.multiply(pc.cast(text, pa.decimal128(18, 2)), pa.scalar(100, pa.decimal128(3, 0)))
+        ore[matched] = pc.cast(dec, pa.int64()).to_numpy(zero_copy_only=False)[matched]
     rest = np.flatnonzero(~matched)
     if len(rest):
         text = pd.Series(clean.take(pa.array(rest)).to_pylist(), dtype=object)
