@@ -24,30 +24,56 @@ from .clean import Context, clean
 
 KOMMUNKOD = r"^\d{4}$"
 
-LEDGER_SCHEMA = pa.DataFrameSchema(
-    {
-        "source_id": pa.Column(str),
-        "source_file": pa.Column(str),
-        "source_row": pa.Column("int64", pa.Check.ge(1)),
-        "grain": pa.Column(str, pa.Check.isin(["posting", "supplier_year"])),
-        "kommunkod": pa.Column(str, pa.Check.str_matches(KOMMUNKOD)),
-        "year": pa.Column("int64", pa.Check.in_range(1990, 2100)),
-        "period": pa.Column(str, pa.Check.str_matches(r"^\d{4}-(0[1-9]|1[0-2])$"), nullable=True),
-        "date": pa.Column(pd.ArrowDtype(pyarrow.date32()), nullable=True),
-        "buyer_unit": pa.Column(str, nullable=True),
-        "supplier_name": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "supplier_orgnr": pa.Column(str, pa.Check.str_matches(r"^\d{6}-\d{4}$"), nullable=True),
-        "supplier_key": pa.Column(str, pa.Check.str_matches(r"^(\d{6}-\d{4}|pn:[a-z2-7]{32}|name:.+)$")),
-        "account": pa.Column(str, nullable=True),
-        "account_text": pa.Column(str, nullable=True),
-        "amount_ore": pa.Column("int64"),
-        "amount_sek": pa.Column("float64"),
-        "invoice_id": pa.Column(str, nullable=True),
-    },
-    unique=["source_id", "source_file", "source_row"],
-    strict=True,
-    ordered=True,
+
+def _one_row_per_raw_row(df: pd.DataFrame) -> bool:
+    """(source_id, source_file, source_row) is unique; via integer keys, cheap on millions of rows."""
+    ids, _ = pd.factorize(df["source_id"])
+    files, _ = pd.factorize(df["source_file"])
+    key = (ids.astype("int64") * 65_536 + files) * 2**32 + df["source_row"].to_numpy()
+    return pd.Series(key).is_unique
+
+
+ROW_KEY_CHECK = pa.Check(_one_row_per_raw_row, error="(source_id, source_file, source_row) is not unique")
+
+LEDGER_COLUMNS = {
+    "source_id": pa.Column(str),
+    "source_file": pa.Column(str),
+    "source_row": pa.Column("int64", pa.Check.ge(1)),
+    "grain": pa.Column(str, pa.Check.isin(["posting", "supplier_year"])),
+    "kommunkod": pa.Column(str, pa.Check.str_matches(KOMMUNKOD)),
+    "year": pa.Column("int64", pa.Check.in_range(1990, 2100)),
+    "period": pa.Column(str, pa.Check.str_matches(r"^\d{4}-(0[1-9]|1[0-2])$"), nullable=True),
+    "date": pa.Column(pd.ArrowDtype(pyarrow.date32()), nullable=True),
+    "buyer_unit": pa.Column(str, nullable=True),
+    "supplier_name": pa.Column(str, pa.Check.str_length(min_value=1)),
+    "supplier_orgnr": pa.Column(str, pa.Check.str_matches(r"^\d{6}-\d{4}$"), nullable=True),
+    "supplier_key": pa.Column(str, pa.Check.str_matches(r"^(\d{6}-\d{4}|pn:[a-z2-7]{32}|name:.+)$")),
+    "account": pa.Column(str, nullable=True),
+    "account_text": pa.Column(str, nullable=True),
+    "amount_ore": pa.Column("int64"),
+    "amount_sek": pa.Column("float64"),
+    "invoice_id": pa.Column(str, nullable=True),
+}
+
+LEDGER_SCHEMA = pa.DataFrameSchema(LEDGER_COLUMNS, checks=ROW_KEY_CHECK, strict=True, ordered=True)
+# For millions of rows: the same column checks chunk by chunk, and the row key on its three columns
+# (pandera copies the frame it validates).
+_LEDGER_COLUMNS_ONLY = pa.DataFrameSchema(LEDGER_COLUMNS, strict=True, ordered=True)
+_ROW_KEY_SCHEMA = pa.DataFrameSchema(
+    {c: LEDGER_COLUMNS[c] for c in ("source_id", "source_file", "source_row")}, checks=ROW_KEY_CHECK
 )
+_CHUNK = 500_000
+
+
+def validate_ledger(ledger: pd.DataFrame) -> pd.DataFrame:
+    """LEDGER_SCHEMA validation that does not double the memory of a multi-million-row ledger."""
+    if len(ledger) <= _CHUNK:
+        return validate(ledger, LEDGER_SCHEMA, "ledger")
+    for start in range(0, len(ledger), _CHUNK):
+        validate(ledger.iloc[start : start + _CHUNK], _LEDGER_COLUMNS_ONLY, "ledger")
+    validate(ledger[["source_id", "source_file", "source_row"]], _ROW_KEY_SCHEMA, "ledger")
+    return ledger
+
 
 REJECTS_SCHEMA = pa.DataFrameSchema(
     {
@@ -62,7 +88,7 @@ REJECTS_SCHEMA = pa.DataFrameSchema(
         "raw_date": pa.Column(str, nullable=True),
         "raw_text": pa.Column(str, nullable=True),
     },
-    unique=["source_id", "source_file", "source_row"],
+    checks=ROW_KEY_CHECK,
     strict=True,
     ordered=True,
 )
@@ -125,7 +151,7 @@ def _finish(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], shapes: dict[s
     )
     rejects["amount_ore"] = rejects["amount_ore"].astype("Int64")
     return Ingested(
-        validate(ledger, LEDGER_SCHEMA, "ledger"),
+        validate_ledger(ledger),
         validate(rejects, REJECTS_SCHEMA, "ledger_rejects"),
         validate(recon, RECONCILIATION_SCHEMA, "ledger_reconciliation"),
         shapes,
@@ -168,6 +194,7 @@ def ingest_files(
         seen.setdefault(fp, path.name)
         parts.append(clean(raw, ctx))
         shapes[path.name] = raw.shape
+        raw.columns.clear()  # free the raw text before validation copies the cleaned tables
     return _finish(parts, shapes)
 
 

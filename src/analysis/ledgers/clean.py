@@ -68,7 +68,10 @@ def _empty_rows(raw: RawLedger, n: int) -> pd.Series:
 
 
 def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Parse, validate and protect one file's rows; return (ledger rows, rejects, reconciliation row)."""
+    """Parse, validate and protect one file's rows; return (ledger rows, rejects, reconciliation row).
+
+    Consumes raw.columns (each raw column is dropped once cleaned, to keep memory flat).
+    """
     n = len(raw.source_row)
     rows = raw.source_row
     where = f"{raw.path}"
@@ -121,10 +124,11 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
         year = pd.Series(years[np.where(codes < 0, len(uniques), codes)])
 
     # municipality
-    kommun = _text(raw.columns.get("kommunkod"), n)
+    has_kommun = "kommunkod" in raw.columns
+    kommun = _text(raw.columns.pop("kommunkod", None), n)
     if ctx.kommunkod:
         kommun = kommun.fillna(ctx.kommunkod)
-    elif "kommunkod" not in raw.columns:
+    elif not has_kommun:
         raise UserError(f"{where}: the file has no kommun_id column; pass --kommun KOD")
     reason = reason.where(reason.notna() | kommun.notna(), "missing kommun_id")
     known = kommun.isin(ctx.municipalities) | kommun.isna()
@@ -134,7 +138,7 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
 
     # suppliers: identifiers, names, privacy
     kind, value = parse.classify_ids(raw.columns.get("supplier_id", pa.nulls(n, pa.string())))
-    name = parse.normalise_names(raw.columns.get("supplier_name", pa.nulls(n, pa.string())))
+    name = parse.normalise_names(raw.columns.pop("supplier_name", pa.nulls(n, pa.string())))
     uniq = pd.Series(name.unique())
     pnr_in_name = {u: hits[0] for u in uniq if (hits := parse.find_personnummer(u))}
     if pnr_in_name:
@@ -154,15 +158,15 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
 
     # accounts, units, invoices
     if "account_text" in raw.columns:
-        account = _text(raw.columns.get("account"), n)
-        account_text = _collapse(_text(raw.columns["account_text"], n))
+        account = _text(raw.columns.pop("account", None), n)
+        account_text = _collapse(_text(raw.columns.pop("account_text"), n))
     elif "account" in raw.columns:
-        num, txt = parse.split_account(raw.columns["account"])
+        num, txt = parse.split_account(raw.columns.pop("account"))
         account, account_text = _text(num, n), _collapse(_text(txt, n))
     else:
         account = account_text = parse.const_series(None, n)
-    buyer = _collapse(_text(raw.columns.get("buyer_unit"), n))
-    invoice = _text(raw.columns.get("invoice_id"), n)
+    buyer = _collapse(_text(raw.columns.pop("buyer_unit", None), n))
+    invoice = _text(raw.columns.pop("invoice_id", None), n)
 
     if ctx.duplicate_of:
         reason = parse.const_series(f"duplicate publication of {ctx.duplicate_of}", n)
