@@ -421,3 +421,20 @@ def test_partial_refreshed_year_stops_the_build(raw_dir, tmp_path):
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(UserError, match=f"year 2021 lacks kommunkod {codes[0]}"):
         build_population(build_municipalities(raw), raw)
+
+
+def test_refreshed_files_appear_in_report_provenance(tmp_path, monkeypatch):
+    """A report made after a refresh lists the refreshed raw files with their current hashes."""
+    import datetime as dt
+    import hashlib
+
+    from analysis import provenance, refresh
+
+    monkeypatch.setenv("KOMMUN_IT_HOME", str(tmp_path))
+    raw = tmp_path / "data" / "raw"
+    payload = b'{"synthetic": "refresh"}'
+    record = {"id": "synthetic-refresh", "title": "synthetic", "publisher": "test", "licence": "CC0",
+              "attribution": "test", "url": "http://127.0.0.1/"}
+    refresh.write_source(raw, record, {"data.json": payload}, dt.date(2026, 1, 1))
+    hashes = {h["file"]: h["sha256"] for h in provenance.raw_data_hashes()}
+    assert hashes["synthetic-refresh/data.json"] == hashlib.sha256(payload).hexdigest()

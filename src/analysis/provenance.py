@@ -7,13 +7,14 @@ it through the environment variable `KOMMUN_IT_PROVENANCE`; `provenance` reads t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 from pathlib import Path
 
 from . import __version__, config, manifest
+from .fetch import sha256_file
+from .refresh import load_refresh_manifest
 
 ENV_VAR = "KOMMUN_IT_PROVENANCE"
 
@@ -36,24 +37,23 @@ def code_version() -> str:
     return f"{__version__}+{commit}{'-dirty' if status else ''}"
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def raw_data_hashes() -> list[dict[str, str]]:
-    """Manifest sha256 of every manifest file present in data/raw (fetch verified them on arrival)."""
+    """sha256 of every raw file a build can use: manifest files present in data/raw (fetch verified them
+    on arrival) and files written by `kommun-it refresh` (hashed as they are now)."""
     raw = config.raw_dir()
-    return [
+    fetched = [
         {"file": f.relpath, "sha256": f.sha256}
         for source in manifest.load().values()
         for f in source.files
         if (raw / f.source_id / f.name).is_file()
     ]
+    refreshed = [
+        {"file": f"{rec['id']}/{f['name']}", "sha256": sha256_file(raw / rec["id"] / f["name"])}
+        for rec in load_refresh_manifest(raw)
+        for f in rec.get("files", [])
+        if (raw / rec["id"] / f["name"]).is_file()
+    ]
+    return fetched + refreshed
 
 
 def processed_hashes(processed_dir: Path | None = None) -> list[dict[str, str]]:
