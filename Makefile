@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 KERNEL := kommun-it
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup fetch build reports test benchmark clean help
+.PHONY: setup fetch build reports test benchmark clean help lab lab-setup
 
 help:
 	@echo "make reports   set up, fetch and verify raw data, build processed data, render the default reports"
 	@echo "make test      set up and run the test suite"
 	@echo "make benchmark run the benchmark scripts (prints figures)"
+	@echo "make lab       set up, install JupyterLab, register the kernel and open notebooks/ (analysts)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,21 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)
+
+# JupyterLab for analysts (the `lab` extra); kept out of `setup` so `make test` stays lean.
+LAB_STAMP := $(VENV)/.lab-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LAB_ARGS ?=
+
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (kommun-it)" >/dev/null
+	@rm -f $(VENV)/.lab-installed-* && touch $@
+
+lab-setup: $(LAB_STAMP)
+
+# Serves the project folder (so reports/_scratch/ links work) and opens notebooks/.
+lab: lab-setup
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
 fetch: setup
 	$(BIN)/kommun-it fetch

@@ -123,17 +123,37 @@ def refresh_kolada_groups() -> None:
 
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(help="A supplier-ledger file (CSV, xlsx or rowstore JSON).")],
+    file: Annotated[Path | None, typer.Argument(help="A supplier-ledger file (CSV, xlsx or rowstore JSON).")] = None,
     format: Annotated[str | None, typer.Option("--format", help="Shape (default: detected); see docs/ledgers.md.")] = None,
     kommun: Annotated[str | None, typer.Option(help="Kommunkod when the file has none, e.g. 1880.")] = None,
     period: Annotated[str | None, typer.Option(help="YYYY-MM when the file has no date column.")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected).")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detected).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write cleaned rows here (.parquet or .csv).")] = None,
+    add: Annotated[bool, typer.Option("--add", help="Keep the cleaned rows in data/local/ for `kommun-it build` (analyst-supplied).")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="With --add: replace the ledger already added for that municipality and period.")] = False,
+    remove: Annotated[bool, typer.Option("--remove", help="Take out the local ledger added from FILE, or of --kommun [--period].")] = False,
 ) -> None:
-    """Read one supplier ledger into the cleaned schema; print its shape and reconciliation."""
+    """Read one supplier ledger into the cleaned schema; print its shape and reconciliation.
+
+    Examples: `kommun-it ingest ledger.csv --kommun 0581 --add` (then `kommun-it build`),
+    `kommun-it ingest --remove --kommun 0581`. See docs/analysts-guide.md.
+    """
+    from . import local_sources
     from .ledgers import ingest_file, ingest_report, known_municipalities, write_table
 
+    if remove:
+        if add or replace or out:
+            raise UserError("ingest --remove: cannot be combined with --add, --replace or --out")
+        removed = local_sources.remove(file, kommun=kommun, period=period)
+        typer.echo(f"ingest: removed {', '.join(removed)}; run `kommun-it build` to drop it from the reports")
+        return
+    if file is None:
+        raise UserError("ingest: name a ledger FILE (or use --remove --kommun KOD)")
+    if replace and not add:
+        raise UserError("ingest --replace: only with --add")
+    if not file.is_file():
+        raise UserError(f"{file}: no such file")
     result = ingest_file(
         file,
         municipalities=known_municipalities(),
@@ -147,6 +167,16 @@ def ingest(
     if out is not None:
         write_table(result.ledger, out)
         typer.echo(f"ingest: wrote {len(result.ledger):,} rows to {out}")
+    if add:
+        typer.echo(local_sources.add(file, result, replace=replace).summary)
+
+
+@app.command()
+def sources() -> None:
+    """List every data source with its state: mirrored (data/sources.yml), refreshed and local (analyst-supplied)."""
+    from .source_status import status_table
+
+    typer.echo(status_table())
 
 
 @app.command()

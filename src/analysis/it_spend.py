@@ -108,13 +108,21 @@ LEDGER_SOURCES = {
 }
 
 
+def ledger_source_notes() -> dict[str, str]:
+    """LEDGER_SOURCES plus the analyst-supplied ledgers in data/local/ (their notes say so)."""
+    from .local_sources import coverage_notes
+
+    return {**LEDGER_SOURCES, **coverage_notes()}
+
+
 def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     """Ledger lens rows per source, municipality and period: IT SEK by method and category, total, IT share.
 
     Only sources in LEDGER_SOURCES count (the Västerås file is a 2-row sample, not a ledger). A period
     is the month for a single-month ledger, else the year, with the months it covers.
     """
-    df = classified[classified["source_id"].isin(list(LEDGER_SOURCES))].copy()
+    notes = ledger_source_notes()
+    df = classified[classified["source_id"].isin(list(notes))].copy()
     if df.empty:
         return pd.DataFrame()
     months = df.groupby(["source_id", "year"])["period"].transform(lambda s: s.dropna().nunique())
@@ -149,7 +157,7 @@ def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFr
     out = out.assign(
         lens="ledger",
         period=out["period_label"],
-        coverage_note=out["source_id"].map(LEDGER_SOURCES)
+        coverage_note=out["source_id"].map(notes)
         + " Per inhabitant: population on 31 December of the same year.",
         source_ids=out["source_id"] + "," + POPULATION_SOURCE,
     )
@@ -176,7 +184,7 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     classified, review, agreement = classify.classify_ledger(read_parquet(out_dir / "ledger.parquet"))
     rows.append(ledger_rows(classified, population))
     tables["vendor_match_review"] = review
-    tables["classifier_agreement"] = agreement[agreement["source_id"].isin(list(LEDGER_SOURCES))].reset_index(drop=True)
+    tables["classifier_agreement"] = agreement[agreement["source_id"].isin(list(ledger_source_notes()))].reset_index(drop=True)
 
     pub = published.read_published(municipalities=municipalities)
     tables["published_it_costs"] = pub

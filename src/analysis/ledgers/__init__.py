@@ -244,6 +244,9 @@ def ledgers_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     parts, shapes = [], {}
     for source_id in LEDGER_SOURCES:
         parts.extend(ingest_source(source_id, raw_dir, municipalities))
+    from ..local_sources import local_parts  # analyst-supplied ledgers (`kommun-it ingest --add`), data/local/
+
+    parts.extend(local_parts())
     result = _finish(parts, shapes)
     return {
         "ledger": result.ledger,

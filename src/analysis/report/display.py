@@ -3,7 +3,8 @@
 Everything returns IPython display objects so a notebook cell is one call. Text that may come from raw
 data (names of municipalities, suppliers, procurements) is always passed through html.escape here.
 Files (CSV, PNG) go to the report's output directory: $KOMMUN_IT_REPORT_DIR (set by `kommun-it render`),
-else config.reports_dir(). Their names carry the prefix set by the latest header() call, so reports that
+else, run by hand or in JupyterLab, the scratch folder reports/_scratch/<notebook>/ (links then point
+there, relative to the kernel's working directory, so they open from the notebook). Their names carry the prefix set by the latest header() call, so reports that
 share a directory (all region reports, say) never overwrite each other's tables.
 """
 
@@ -20,21 +21,43 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, Image, display
 
-from .. import config, manifest
+from .. import config, local_sources, manifest
 from ..errors import UserError
 from .params import validate_params
 
 BASE_ATTRIBUTION = "Källa: SCB, Kolada (RKA), Upphandlingsmyndigheten, and the municipalities named"
 
-_state = {"prefix": ""}
+_state = {"prefix": "", "scratch": "report"}
+SCRATCH_DIR = "_scratch"
 
 
 def output_dir() -> Path:
-    """Where figure and table files of the report being rendered go (created if missing)."""
+    """Where figure and table files of the report being rendered go (created if missing).
+
+    Outside `kommun-it render`: reports/_scratch/<notebook>/, the notebook named by JupyterLab
+    ($JPY_SESSION_NAME), else by the report's title (papermill run by hand), never reports/ itself.
+    """
     env = os.environ.get("KOMMUN_IT_REPORT_DIR")
-    out = Path(env) if env else config.reports_dir()
+    out = Path(env) if env else config.reports_dir() / SCRATCH_DIR / _scratch_name()
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def _scratch_name() -> str:
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    stem = Path(session).stem if session.endswith(".ipynb") else ""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem) or _state["scratch"]
+
+
+def _href(path: Path) -> str:
+    """A link to a file the report wrote: its name beside a rendered report, else relative to the kernel's
+    working directory (the notebook's folder in JupyterLab) so the link opens from the notebook."""
+    if os.environ.get("KOMMUN_IT_REPORT_DIR"):
+        return path.name
+    try:
+        return os.path.relpath(path, Path.cwd())
+    except ValueError:  # another drive
+        return path.as_uri()
 
 
 def slug(text: str) -> str:
@@ -73,6 +96,7 @@ def header(title: str, params: dict) -> HTML:
 
     params = validate_params(params)
     _state["prefix"] = file_prefix(title.split(":")[0], params)
+    _state["scratch"] = slug(title.split(":")[0]) or "report"
     title = title.format(**params, **_place_names(params))
     prov = provenance(params)
     param_rows = "".join(
@@ -85,8 +109,10 @@ def header(title: str, params: dict) -> HTML:
         f"<tr><td>processed</td><td>{html.escape(r['table'])}</td><td><code>{html.escape(r['sha256'])}</code></td></tr>"
         for r in prov["processed"]
     )
+    supplied = local_sources.banner_text(params)
+    banner = f"<p class='analyst-supplied'><strong>{html.escape(supplied)}</strong></p>" if supplied else ""
     return HTML(
-        f"<h1>{html.escape(title)}</h1>"
+        f"<h1>{html.escape(title)}</h1>{banner}"
         f"<table class='report-parameters'><caption>Parameters</caption>{param_rows or '<tr><td>none</td></tr>'}</table>"
         f"<p>Code version: <code>{html.escape(prov['code_version'])}</code></p>"
         f"<details><summary>Data used ({len(prov['raw_data'])} raw files, {len(prov['processed'])} processed tables,"
@@ -133,7 +159,7 @@ def _number(x: float) -> str:
 def show_table(df: pd.DataFrame, name: str, max_rows: int = 25, caption: str | None = None) -> HTML:
     """At most max_rows rows as escaped HTML, the full table as a CSV beside the report, linked."""
     path = write_csv(df, name)
-    link = f"<a href='{html.escape(path.name)}'>{html.escape(path.name)}</a>"
+    link = f"<a href='{html.escape(_href(path))}'>{html.escape(path.name)}</a>"
     cap = f"<p><strong>{html.escape(caption)}</strong></p>" if caption else ""
     if df.empty:
         return HTML(f"{cap}<p class='table-note'><em>No rows for these parameters in the processed data.</em>"
@@ -147,7 +173,7 @@ def download(df: pd.DataFrame, name: str, caption: str) -> HTML:
     """Only a linked CSV (for tables too wide or long to show at all)."""
     path = write_csv(df, name)
     return HTML(f"<p class='table-note'>{html.escape(caption)} ({len(df)} rows, CSV): "
-                f"<a href='{html.escape(path.name)}'>{html.escape(path.name)}</a></p>")
+                f"<a href='{html.escape(_href(path))}'>{html.escape(path.name)}</a></p>")
 
 
 def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dpi: int = 100) -> HTML:
@@ -170,8 +196,8 @@ def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dp
     cap = f"{html.escape(caption)} " if caption else ""
     return HTML(
         f"<p class='figure-note'>{cap}Data behind this figure (CSV): "
-        f"<a href='{html.escape(csv_path.name)}'>{html.escape(csv_path.name)}</a>"
-        f" · image: <a href='{html.escape(png_path.name)}'>{html.escape(png_path.name)}</a></p>"
+        f"<a href='{html.escape(_href(csv_path))}'>{html.escape(csv_path.name)}</a>"
+        f" · image: <a href='{html.escape(_href(png_path))}'>{html.escape(png_path.name)}</a></p>"
     )
 
 
@@ -183,6 +209,8 @@ def attribution(source_ids: list[str] | tuple[str, ...] = ()) -> HTML:
     for sid in source_ids:
         if sid in sources:
             extra.append(sources[sid].attribution)
+        elif local_sources.attribution_line(sid):
+            extra.append(local_sources.attribution_line(sid))
         elif (config.MAPPINGS_DIR / f"{sid}.csv").is_file():
             extra.append(f"Compiled for kommun-it from public pages: data/mappings/{sid}.csv (one source per row)")
         else:
