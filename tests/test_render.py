@@ -47,6 +47,7 @@ import nbformat
 import pytest
 
 from analysis import render
+from analysis.report import validate as render_validate
 from analysis.errors import UserError
 
 FIXTURES = config.PROJECT_ROOT / "tests" / "fixtures" / "notebooks"
@@ -92,18 +93,22 @@ def test_plan_default_all_and_selection(home, tmp_path):
     assert len(regions) == 21 and regions[0].parameters == {"lan_kod": "01"}
     assert regions[0].html_relpath == "region/01-stockholms-lan.html"
     everything = render.plan(all_reports=True, notebooks_dir=nbs)
-    assert len(everything) == 4 + 21 + 290
+    ledger_months = render_validate.ledger_months()
+    assert len(everything) == 4 + 21 + 290 + sum(len(m) for m in ledger_months.values())
     profile = next(j for j in everything if j.parameters.get("kommunkod") == "0114")
     assert profile.html_relpath == "municipality/0114-upplands-vasby.html"
     assert isinstance(profile.parameters["kommunkod"], str)
     only = render.plan(municipalities=["1880"], notebooks_dir=nbs)
-    assert [(j.group, j.parameters) for j in only] == [("municipality", {"kommunkod": "1880"})]
+    assert [(j.group, j.parameters) for j in only] == [
+        ("municipality", {"kommunkod": "1880"}), ("ledger", {"kommunkod": "1880", "period": "2016-03"})
+    ], "a profile brings the ledger deep dives it links to"
     assert only[0].html_relpath == "municipality/1880-orebro.html"
 
 
 def test_plan_params_are_typed_by_the_notebook(home, tmp_path):
     nbs = _synthetic_notebooks(tmp_path / "synthetic_notebooks")
-    jobs = render.plan(notebooks=["03", "04"], params={"year": "2020", "confirmed_only": "true"}, notebooks_dir=nbs)
+    jobs = render.plan(notebooks=["03", "04"], params={"year": "2020", "confirmed_only": "true"}, notebooks_dir=nbs,
+                       check_data=False)
     assert [j.parameters for j in jobs] == [{"year": 2020}, {"year": 2020, "confirmed_only": True}]
     assert jobs[0].html_relpath == "national/03_national_it_picture--year-2020.html"
 
@@ -116,7 +121,14 @@ def test_plan_params_are_typed_by_the_notebook(home, tmp_path):
         ({"municipalities": ["180"]}, "--municipality '180': not a kommunkod; use 4 digits such as 0180 (valid: 0114 … 2584"),
         ({"notebooks": ["04"], "params": {"lense": "ledger"}}, "--param 'lense': not a parameter of 04_cooperation_comparison"),
         ({"notebooks": ["03"], "params": {"year": "twenty"}}, "--param year='twenty': 03_national_it_picture expects int"),
-        ({"notebooks": ["02"], "params": {"kommunkod": "0180"}}, "--param kommunkod: choose codes with --municipality"),
+        ({"notebooks": ["02"], "params": {"kommunkod": "0180"}},
+         "--param kommunkod='0180': the ledger lens holds no monthly postings for this municipality (valid: 1880:2016-03"),
+        ({"notebooks": ["02"], "params": {"kommunkod": "1880", "period": "2016-04"}},
+         "--param kommunkod='1880' --param period='2016-04': municipality 1880 published no ledger for this month (valid: 2016-03)"),
+        ({"ledgers": ["1880:2016-4"]}, "--ledger 1880:2016-4: the period must be a month YYYY-MM"),
+        ({"notebooks": ["02"], "params": {"period": "2016-04"}}, "--param period='2016-04': municipality 1880 published"),
+        ({"notebooks": ["03"], "params": {"year": "2020"}}, "--param year=2020: the procurement lens holds no such year (valid: 2021)"),
+        ({"notebooks": ["06"], "params": {"kommunkod": "0180"}}, "--param kommunkod: choose codes with --municipality"),
         ({"notebooks": ["99"]}, "--notebook '99': no such notebook"),
     ],
 )

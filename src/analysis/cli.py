@@ -65,7 +65,8 @@ def render(
     municipality: Annotated[list[str] | None, typer.Option(help="Kommunkod(s) to render, e.g. 0180 (repeatable).")] = None,
     all_reports: Annotated[bool, typer.Option("--all", help="Also render all 290 municipality profiles.")] = False,
     notebook: Annotated[list[str] | None, typer.Option(help="Render only these notebooks (stem or number, e.g. 03).")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="Notebook parameter NAME=VALUE (repeatable), e.g. year=2020.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Notebook parameter NAME=VALUE (repeatable), e.g. cooperation_kind=broad_kommunalforbund; see `kommun-it params`.")] = None,
+    ledger: Annotated[list[str] | None, typer.Option(help="Ledger deep dive KOMMUNKOD:YYYY-MM (repeatable), e.g. 1880:2016-03.")] = None,
     jobs: Annotated[int, typer.Option(help="Reports rendered in parallel.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: reports/).")] = None,
     timeout: Annotated[int, typer.Option(help="Seconds a notebook cell may run before the report fails.")] = 600,
@@ -73,12 +74,15 @@ def render(
     """Execute the notebooks with papermill and write HTML reports plus reports/index.html.
 
     Default: the 4 national and 21 regional reports; --all adds the municipality profiles.
+    Parameters with no data behind them are refused before any notebook runs (`kommun-it params` lists
+    the valid values). Examples: `kommun-it render --region 12 --municipality 1880`,
+    `kommun-it render --ledger 1880:2016-03`, `kommun-it render --notebook 03 --param year=2021`.
     """
     from .render import parse_params, plan
     from .render import render as run_render
 
     t0 = time.perf_counter()
-    planned = plan(region, municipality, all_reports, notebook, parse_params(param or []))
+    planned = plan(region, municipality, all_reports, notebook, parse_params(param or []), ledgers=ledger)
     results = run_render(planned, out_dir=out, workers=jobs, timeout=timeout, progress=sys.stderr.isatty())
     failed = [r for r in results if not r.ok]
     for r in failed:
@@ -91,6 +95,23 @@ def render(
     )
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def params(
+    notebook: Annotated[str | None, typer.Argument(help="A notebook (stem or number, e.g. 04); default: all.")] = None,
+) -> None:
+    """Each notebook's parameters: type, default, meaning and the values valid on the data built now.
+
+    Example: `kommun-it params 04`.
+    """
+    from . import config
+    from .render import _resolve_notebook
+    from .report.validate import params_text
+
+    stems = [_resolve_notebook(notebook, config.NOTEBOOKS_DIR)] if notebook else sorted(
+        p.stem for p in config.NOTEBOOKS_DIR.glob("*.ipynb"))
+    typer.echo(params_text(stems))
 
 
 refresh_app = typer.Typer(

@@ -53,7 +53,10 @@ def raw_data_hashes() -> list[dict[str, str]]:
         for f in rec.get("files", [])
         if (raw / rec["id"] / f["name"]).is_file()
     ]
-    return fetched + refreshed
+    from .local_sources import load as local_records  # analyst-supplied ledgers (data/local/)
+
+    local = [{"file": f"local/{rec['id']}/{rec['file']}", "sha256": rec["sha256"]} for rec in local_records()]
+    return fetched + refreshed + local
 
 
 def processed_hashes(processed_dir: Path | None = None) -> list[dict[str, str]]:

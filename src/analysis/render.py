@@ -45,7 +45,9 @@ NATIONAL = {
 }
 REGION_NOTEBOOK = "05_region_report"
 MUNICIPALITY_NOTEBOOK = "06_municipality_profile"
-GROUPS = {"national": "National reports", "region": "Regional reports (län)", "municipality": "Municipality profiles"}
+LEDGER_NOTEBOOK = "02_ledger_deep_dive"
+GROUPS = {"national": "National reports", "region": "Regional reports (län)", "municipality": "Municipality profiles",
+          "ledger": "Ledger deep dives (municipality, month)"}
 CODE_PARAMS = {"lan_kod": "--region", "kommunkod": "--municipality"}
 EXECUTED_DIR = "_executed"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -178,26 +180,38 @@ def plan(
     notebooks: list[str] | None = None,
     params: dict[str, str] | None = None,
     notebooks_dir: Path | None = None,
+    ledgers: list[str] | None = None,
+    check_data: bool = True,
 ) -> list[Job]:
     """Validate the selection and parameters and list the reports to render; nothing is executed.
 
     Default: the national reports and all 21 regional reports. `all_reports` adds the 290 municipality
-    profiles. Explicit regions, municipalities or notebooks render just those.
+    profiles. Explicit regions, municipalities or notebooks render just those. `ledgers` ("1880:2016-03")
+    adds ledger deep dives (so does `--notebook 02 --param kommunkod=…`), and every municipality profile
+    brings the deep dives of the months the ledger holds for it, which the profile links to.
+    With `check_data`, parameters the built data holds nothing for are refused (report.validate).
     """
     notebooks_dir = notebooks_dir or config.NOTEBOOKS_DIR
     params = dict(params or {})
+    ledgers = [(spec, f"--ledger {spec}") for spec in ledgers or []]
+    notebooks = list(notebooks or [])
+    if "kommunkod" in params and [_resolve_notebook(n, notebooks_dir) for n in notebooks] == [LEDGER_NOTEBOOK]:
+        code, period = params.pop("kommunkod"), params.pop("period", "")
+        ledgers.append((f"{code}:{period}", f"--param kommunkod={code!r}" + (f" --param period={period!r}" if period else "")))
+        notebooks = []
     regions, municipalities = list(regions or []), list(municipalities or [])
     muni = _municipalities()
     lan = dict(zip(muni["lan_kod"], muni["lan_name"], strict=True))
     kommun = dict(zip(muni["kommunkod"], muni["name"], strict=True))
     regions = [_check_region(c, lan) for c in regions]
     municipalities = [_check_municipality(c, kommun) for c in municipalities]
+    ledger_specs = [_check_ledger(spec, flag) for spec, flag in ledgers]
     for name, flag in CODE_PARAMS.items():
         if name in params:
             raise UserError(f"--param {name}: choose codes with {flag} instead")
 
     chosen = [_resolve_notebook(n, notebooks_dir) for n in notebooks or []]
-    explicit = bool(regions or municipalities or chosen)
+    explicit = bool(regions or municipalities or chosen or ledger_specs)
     national = list(NATIONAL) if all_reports or not explicit else [n for n in chosen if n in NATIONAL]
     if all_reports or not explicit or (REGION_NOTEBOOK in chosen and not regions):
         regions = regions or sorted(lan)
@@ -238,7 +252,39 @@ def plan(
         extra = overrides(MUNICIPALITY_NOTEBOOK)
         jobs.append(Job(MUNICIPALITY_NOTEBOOK, "municipality", f"{code}-{slug(kommun[code])}{suffix(extra)}",
                         f"{kommun[code]} kommun", {"kommunkod": code, **extra}))
+    if municipalities:
+        from .report.validate import ledger_months
+
+        months = ledger_months()
+        ledger_specs += [(c, p) for c in municipalities for p in months.get(c, []) if (c, p) not in ledger_specs]
+    for code, period in dict.fromkeys(ledger_specs):
+        jobs.append(Job(LEDGER_NOTEBOOK, "ledger", ledger_report_name(code, kommun[code], period),
+                        f"{kommun[code]} kommun, {period}", {"kommunkod": code, "period": period}))
+    if check_data:
+        from .report.validate import check_job
+
+        for job in jobs:
+            check_job(job.notebook, job.parameters, notebooks_dir)
     return jobs
+
+
+def ledger_report_name(kommunkod: str, name: str, period: str) -> str:
+    """File stem of a ledger deep dive in the 'ledger' group: '1880-orebro-2016-03'."""
+    return f"{kommunkod}-{slug(name)}-{period}"
+
+
+def _check_ledger(spec: str, flag: str) -> tuple[str, str]:
+    """'1880:2016-03' (or '1880' for the latest month held) -> ('1880', '2016-03'), checked against the data."""
+    from .report.validate import check_ledger, ledger_months
+
+    code, _, period = spec.partition(":")
+    if not period:
+        months = ledger_months().get(code, [])
+        period = months[-1] if months else ""
+    if period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        raise UserError(f"{flag}: the period must be a month YYYY-MM, e.g. --ledger 1880:2016-03")
+    check_ledger(code, period, flag)
+    return code, period
 
 
 def _first_line(exc: BaseException) -> str:

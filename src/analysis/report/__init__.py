@@ -18,9 +18,10 @@ from .display import (
     save_figure,
     show_table,
 )
+from .links import ledger_deep_dives
 from .params import validate_params
 
 __all__ = [
-    "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
+    "attribution", "cannot_show", "ledger_deep_dives", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
     "notice", "output_dir", "save_figure", "show_table", "validate_params",
 ]
