@@ -37,7 +37,7 @@ lab-setup: $(LAB_STAMP)
 
 # Serves the project folder (so reports/_scratch/ links work) and opens notebooks/.
 lab: lab-setup
-	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 fetch: setup
 	$(BIN)/kommun-it fetch
