@@ -57,3 +57,22 @@ def test_make_lab_installs_starts_headless_and_stops(tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     print(f"jupyter lab started in {started:.1f} s, stopped in {time.perf_counter() - t0 - started:.1f} s")
+
+
+def test_a_notebook_run_in_the_lab_writes_into_its_scratch_folder(tmp_path, monkeypatch):
+    """JupyterLab names the notebook in $JPY_SESSION_NAME and starts its kernel in the notebook's folder:
+    files go to reports/_scratch/<notebook>/ and links are relative to the notebook."""
+    import pandas as pd
+
+    from analysis.report import display
+
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setenv("KOMMUN_IT_HOME", str(tmp_path))
+    monkeypatch.delenv("KOMMUN_IT_REPORT_DIR", raising=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "notebooks" / "06_municipality_profile.ipynb"))
+    monkeypatch.chdir(tmp_path / "notebooks")
+    html = display.show_table(pd.DataFrame({"kommunkod": ["0581"]}), "synthetic-table").data
+    scratch = tmp_path / "reports" / "_scratch" / "06_municipality_profile"
+    [written] = list(scratch.iterdir())
+    assert f"href='../reports/_scratch/06_municipality_profile/{written.name}'" in html
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["_scratch"]
