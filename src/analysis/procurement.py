@@ -426,17 +426,19 @@ def _procurements(tables: dict[str, pd.DataFrame], decisions: pd.DataFrame | Non
     p["cpv_code"] = p[COL_CPV].str[:8]
     p["cpv_label"] = p[COL_CPV].str[9:].str.strip()
     p = p.join(cpv.classify(p["cpv_code"]))
-    p["category"] = p["cpv_rule"].where(p["cpv_rule"].isin(cpv.IT_CATEGORIES))
-    p["decision"] = None
-    p["decision_reason"] = None
+    p["category"] = p["cpv_rule"].where(p["cpv_rule"].isin(cpv.IT_CATEGORIES)).astype(object)
+    p["decision"] = pd.Series(None, index=p.index, dtype=object)
+    p["decision_reason"] = pd.Series(None, index=p.index, dtype=object)
+    found = np.zeros(len(p), dtype=bool)
     if decisions is not None and len(decisions):
         d = decisions.set_index(["procurement_id", "buyer_orgnr"])
         keys = pd.MultiIndex.from_arrays([p[COL_ID], p[COL_ORGNR]])
         found = keys.isin(d.index) & (p["cpv_rule"] == cpv.REVIEW).to_numpy()
+    if found.any():
         chosen = d.reindex(keys[found])
-        p.loc[found, "decision"] = chosen["category"].to_numpy()
-        p.loc[found, "decision_reason"] = chosen["reason"].to_numpy()
-        p.loc[found, "category"] = chosen["category"].where(chosen["category"] != cpv.NOT_IT).to_numpy()
+        p.loc[found, "decision"] = chosen["category"].to_numpy(dtype=object)
+        p.loc[found, "decision_reason"] = chosen["reason"].to_numpy(dtype=object)
+        p.loc[found, "category"] = chosen["category"].where(chosen["category"] != cpv.NOT_IT).to_numpy(dtype=object)
     p["n_rows"] = p.groupby([COL_ID, COL_ORGNR])[COL_ID].transform("size")
     p = p.sort_values([COL_ID, COL_ORGNR, "source_row"]).drop_duplicates([COL_ID, COL_ORGNR])
 
@@ -490,8 +492,8 @@ def cpv_review(p: pd.DataFrame) -> pd.DataFrame:
             "cpv_rule": r["cpv_rule"],
             "title": r[COL_TITLE] if COL_TITLE in r.columns else None,
             "raw_value_sek": r["raw_value"].astype(float),
-            "decision": r["decision"].fillna("undecided (left out of the IT lens)"),
-            "reason": r["decision_reason"].fillna(""),
+            "decision": r["decision"].fillna("undecided (left out of the IT lens)").astype(str),
+            "reason": r["decision_reason"].fillna("").astype(str),
         }
     )
     df = df.sort_values(["cpv_rule", "decision", "procurement_id", "buyer_orgnr"], ignore_index=True)

@@ -154,6 +154,8 @@ def build_population(municipalities: pd.DataFrame, raw_dir: Path | None = None) 
 
 def population_sources(population: pd.DataFrame) -> dict[int, str]:
     """The source id of each year's population figures ({2020: "scb-population-1950-2020", 2021: …})."""
+    if "source_id" not in population.columns:
+        return {}
     return dict(population.groupby("year")["source_id"].first().astype(str).items())
 
 
