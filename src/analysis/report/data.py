@@ -7,6 +7,9 @@ docs/contracts.md; names from raw data are left as they are here and escaped whe
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 import pandas as pd
 
 from .. import config, manifest
@@ -30,16 +33,32 @@ PROCUREMENT_MEASURE = "it_contract_value_sek"
 FRAMEWORK_MEASURE = "it_framework_ceiling_sek"
 
 
+@lru_cache(maxsize=32)
+def _cached(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
+    return read_parquet(path)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """A parquet table read once per file version (path, mtime, size); callers get their own copy."""
+    if not path.exists():
+        return read_parquet(path)
+    st = path.stat()
+    df = _cached(path, st.st_mtime_ns, st.st_size)
+    out = df.copy()
+    out.attrs = dict(df.attrs)
+    return out
+
+
 def load(table: str) -> pd.DataFrame:
     """A processed table; UserError naming the missing file when it has not been built."""
-    return read_parquet(config.processed_dir() / f"{table}.parquet")
+    return _read(config.processed_dir() / f"{table}.parquet")
 
 
 def load_optional(table: str) -> pd.DataFrame:
     """A processed table, or an empty one with its contract columns when its stage has not been built."""
     path = config.processed_dir() / f"{table}.parquet"
     if path.exists():
-        return read_parquet(path)
+        return _read(path)
     return pd.DataFrame({c: pd.Series(dtype=object) for c in CONTRACT_COLUMNS.get(table, [])})
 
 
