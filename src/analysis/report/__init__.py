@@ -8,6 +8,7 @@ from . import data, figures, findings, maps
 from .caveats import caveats
 from . import display
 from .display import (
+    answer,
     attribution,
     cannot_show,
     download,
@@ -22,6 +23,6 @@ from .links import ledger_deep_dives
 from .params import validate_params
 
 __all__ = [
-    "attribution", "cannot_show", "ledger_deep_dives", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
+    "answer", "attribution", "cannot_show", "ledger_deep_dives", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
     "notice", "output_dir", "save_figure", "show_table", "validate_params",
 ]
