@@ -187,7 +187,7 @@ def test_real_membership_table(municipalities, raw_dir, tmp_path):
 
 # ---------------------------------------------------------------- the curated additions of 2026-12
 
-ADDITIONS = config.PROJECT_ROOT.parent / "shared" / "data" / "curated" / "cooperations_additions_2026-12.csv"
+ADDITIONS = config.MAPPINGS_DIR / "cooperations_additions_2026-12.csv"  # copied from the shared curated folder
 
 # Each cooperation of the additions file → the project id that represents it (new ids C24-C37; refined C02, C10,
 # C14, C18, C20). The reasons are in cooperation_kinds.csv and docs/comparison.md §5.
