@@ -100,6 +100,8 @@ def test_the_analysts_guide_end_to_end(raw_dir, processed_dir, tmp_path):
     assert len(ledger_rows) and (ledger_rows["source_ids"].str.startswith("analyst-supplied-0581-2016-03")).all()
     total = ledger_rows[(ledger_rows["measure"] == "ledger_total_sek") & (ledger_rows["method"] == "accounts")]
     assert float(total["value"].iloc[0]) == 2 * 1_913_465.0, "figures come from the replacing (corrected) file"
+    periods = pd.read_csv(next((reports / "ledger").glob("*0581*ledger-periods.csv")), dtype=str)
+    assert periods.loc[periods["kommunkod"] == "0581", "source_id"].tolist() == ["analyst-supplied-0581-2016-03"]
     index = (reports / "index.html").read_text(encoding="utf-8")
     assert "ledger/0581-norrkoping-2016-03.html" in index and "municipality/0581-norrkoping.html" in index
 

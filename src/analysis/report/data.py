@@ -286,11 +286,12 @@ def ledger_slice(kommunkod: str, period: str) -> pd.DataFrame:
 
 
 def ledger_periods() -> pd.DataFrame:
-    """Which municipality × period combinations the ledger lens holds, with row counts and kronor."""
+    """Which municipality × period combinations the ledger lens holds, with row counts, kronor and the
+    source (an `analyst-supplied-…` id marks a ledger supplied by the analyst)."""
     led = load_optional("ledger")
     if led.empty:
-        return pd.DataFrame(columns=["kommunkod", "year", "period", "grain", "rows", "amount_sek"])
-    g = led.groupby(["kommunkod", "year", "period", "grain"], dropna=False)
+        return pd.DataFrame(columns=["kommunkod", "year", "period", "grain", "source_id", "rows", "amount_sek"])
+    g = led.groupby(["kommunkod", "year", "period", "grain", "source_id"], dropna=False)
     return g.agg(rows=("amount_ore", "size"), amount_sek=("amount_ore", lambda s: s.sum() / 100)).reset_index()
 
 
