@@ -35,8 +35,10 @@ $(LAB_STAMP): $(STAMP)
 
 lab-setup: $(LAB_STAMP)
 
-# Serves the project folder (so reports/_scratch/ links work) and opens notebooks/.
+# Serves the project folder (so reports/_scratch/ links work) and opens notebooks/; builds the data
+# first when it has never been built (a fresh clone), so every notebook runs with its defaults.
 lab: lab-setup
+	@test -f data/processed/it_spend.parquet || $(MAKE) build
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 fetch: setup
