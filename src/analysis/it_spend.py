@@ -279,6 +279,9 @@ def summary(out_dir: Path | None = None) -> dict:
     a = agreement[agreement["kommunkod"] == "1880"].iloc[0]
     orebro["agreement_share"] = round(float(a["agreement_share"]), 4)
     orebro["category_agreement_share"] = round(float(a["category_agreement_share"]), 4)
+    orebro["vendors_to_accounts_in_sample"] = round(float(a["vendors_to_accounts"]), 4)
+    orebro["vendors_out_of_sample_it_spend_sek"] = round(float(a["it_sek_vendors_out_of_sample"]), 2)
+    orebro["vendors_to_accounts_out_of_sample"] = round(float(a["vendors_to_accounts_out_of_sample"]), 4)
 
     gbg = pick("ledger", "vendors", "1480", "it_spend_sek").sort_values("period")
     goteborg = {
