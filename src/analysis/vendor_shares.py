@@ -33,7 +33,7 @@ SHARES_SCHEMA = pa.DataFrameSchema(
         "identity": pa.Column(str, unique=True),
         "orgnr": pa.Column(str, pa.Check.str_matches(r"^(\d{6}-\d{4})?$")),
         "canonical_name": pa.Column(str),
-        "it_category": pa.Column(str, pa.Check.isin(list(classify.IT_CATEGORIES))),
+        "it_category": pa.Column(str, pa.Check.isin(list(classify.CATEGORIES))),
         "it_share": pa.Column(float, pa.Check.in_range(0, 1)),
         "decision": pa.Column(str, pa.Check.isin(list(DECISIONS))),
         "share_source": pa.Column(str),
@@ -181,7 +181,7 @@ def learn_shares(ledger_ev: pd.DataFrame, proc_ev: pd.DataFrame, vendors: pd.Dat
     out["share_source"] = source
     category = out["it_category"].where(out["listed"])
     category = category.fillna(out["ledger_category"].where(ledger_ok)).fillna(out["proc_category"])
-    out["it_category"] = category.fillna(out["ledger_category"]).fillna(classify.IT_CATEGORIES[0])
+    out["it_category"] = category.fillna(out["ledger_category"]).fillna(classify.NOT_IT)
     out = out.reset_index().sort_values(["it_share", "identity"], ascending=[False, True], ignore_index=True)
     return validate(out[list(SHARES_SCHEMA.columns)], SHARES_SCHEMA, "vendor_it_shares")
 
