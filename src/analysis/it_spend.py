@@ -156,7 +156,8 @@ def ledger_source_notes() -> dict[str, str]:
 def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     """Ledger lens rows per source, municipality and period: IT SEK by method and category, total, IT share.
 
-    Only sources in LEDGER_SOURCES count (the Västerås file is a 2-row sample, not a ledger). A period
+    Only sources in LEDGER_SOURCES and analyst-supplied ledgers count (ledger_source_notes; the Västerås
+    file is a 2-row sample, not a ledger); vendor shares are learned from LEDGER_SOURCES only. A period
     is the month for a single-month ledger, else the year, with the months it covers. The vendor method
     counts each row's `vendor_it_share` × amount as IT.
     """
