@@ -121,6 +121,20 @@ def refresh_kolada_groups() -> None:
     typer.echo(run().summary)
 
 
+@refresh_app.command("procurement")
+def refresh_procurement(
+    source: Annotated[str, typer.Option(help="'ted' (bulk CSV 2006-2023), 'ted-api' (Search API v3, 2024-) or 'uhm'.")],
+    years: Annotated[str, typer.Option(help="Years, e.g. 2006-2023, 2024- (to this year) or 2022.")],
+    base_url: Annotated[
+        str | None, typer.Option(help="Prefix replacing the publisher's (a mirror or a local test server).")
+    ] = None,
+) -> None:
+    """Fetch procurement data online into data/raw/ (hashed, with a manifest record); see docs/refresh.md."""
+    from .sources.cli import refresh_procurement as run
+
+    typer.echo(run(source, years, base_url, progress=sys.stderr.isatty()))
+
+
 @app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(help="A supplier-ledger file (CSV, xlsx or rowstore JSON).")],
