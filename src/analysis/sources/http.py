@@ -58,6 +58,7 @@ class Client:
 
     what: str = "refresh"
     retries: int = 4
+    connect_retries: int = 1  # a refused or unresolvable host rarely heals within seconds: say offline soon
     backoff: float = 1.0  # first wait, doubled per retry
     max_wait: float = 60.0  # cap on any single wait, Retry-After included
     rate_per_host: float = 0.0  # minimum seconds between two requests to the same host
@@ -100,6 +101,7 @@ class Client:
     def request(self, method: str, url: str, *, stream: bool = False, ok: tuple[int, ...] = (200,), **kw):
         """One HTTP call with retries; returns the response (status in `ok`) or raises one UserError line."""
         last_problem = ""
+        connect_failures = 0
         for attempt in range(self.retries + 1):
             self._polite(url)
             resp = None
@@ -107,7 +109,8 @@ class Client:
                 resp = self.session.request(method, url, timeout=self.timeout, stream=stream, **kw)
             except requests.ConnectionError as exc:
                 last_problem = f"cannot reach it ({type(exc).__name__})"
-                if attempt == self.retries:
+                connect_failures += 1
+                if attempt == self.retries or connect_failures > self.connect_retries:
                     raise OfflineError(
                         f"{self.what}: cannot reach {url} (offline? {type(exc).__name__}); refreshing needs network access"
                     ) from exc
