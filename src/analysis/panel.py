@@ -320,6 +320,16 @@ def ted_awards(
         r = df.loc[bad[0]]
         raise UserError(f"{r['file']} row {r['source_row']}: column 'YEAR' {r['YEAR']!r} is not a year")
     df["year"] = df["YEAR"].astype("int64")
+    # every row's numbers are checked before awards are deduplicated (a bad cell is never skipped)
+    for col in ("AWARD_VALUE_EURO_FIN_1", "AWARD_VALUE_EURO", "AWARD_EST_VALUE_EURO"):
+        num = pd.to_numeric(df[col].str.strip(), errors="coerce")
+        bad = df.index[num.isna() & (df[col].str.strip() != "")]
+        if len(bad):
+            r = df.loc[bad[0]]
+            raise UserError(f"{r['file']} row {r['source_row']}: column {col!r} {r[col]!r} is not a number")
+        df[col + "_num"] = num
+    df["value_eur_raw"] = df["AWARD_VALUE_EURO_FIN_1_num"].fillna(df["AWARD_VALUE_EURO_num"])
+    df["est_eur_raw"] = df["AWARD_EST_VALUE_EURO_num"]
     df["award_id"] = np.where(df["ID_AWARD"] != "", df["ID_AWARD"], "lot:" + df["ID_LOT_AWARDED"].where(df["ID_LOT_AWARDED"] != "", df["ID_LOT"]))
     df = df.sort_values(["ID_NOTICE_CAN", "award_id", "year", "file", "source_row"], kind="stable")
     df["n_rows"] = df.groupby(["ID_NOTICE_CAN", "award_id"])["file"].transform("size").astype("int64")
@@ -338,12 +348,7 @@ def ted_awards(
     missing = sorted(set(df["year"]) - set(rates.index))
     if missing:
         raise UserError(f"{RATES_CSV}: no EUR/SEK rate for {missing[0]} (TED rows of that year need one)")
-    val = pd.to_numeric(df["AWARD_VALUE_EURO_FIN_1"].where(df["AWARD_VALUE_EURO_FIN_1"] != "", df["AWARD_VALUE_EURO"]), errors="coerce")
-    bad = df.index[val.isna() & (df["AWARD_VALUE_EURO_FIN_1"].where(df["AWARD_VALUE_EURO_FIN_1"] != "", df["AWARD_VALUE_EURO"]) != "")]
-    if len(bad):
-        r = df.loc[bad[0]]
-        raise UserError(f"{r['file']} row {r['source_row']}: column 'AWARD_VALUE_EURO' {r['AWARD_VALUE_EURO']!r} is not a number")
-    est = pd.to_numeric(df["AWARD_EST_VALUE_EURO"], errors="coerce")
+    val, est = df["value_eur_raw"], df["est_eur_raw"]
     df["value_eur"] = val
     df["value_sek"] = val * df["year"].map(rates)
     df["award_equals_estimate"] = (val.notna() & est.notna() & np.isclose(val.fillna(-1), est.fillna(-2))).astype(bool)
@@ -397,11 +402,11 @@ def ted_awards(
     return validate(out, TED_AWARDS_SCHEMA, "ted_awards_se"), unmatched
 
 
-def ted_panel(awards: pd.DataFrame, kommunkoder: list[str]) -> pd.DataFrame:
-    """Per municipality and publication year: TED IT notices, contracts, value and framework ceilings."""
+def ted_panel(awards: pd.DataFrame, kommunkoder: list[str], years: list[int]) -> pd.DataFrame:
+    """Per municipality and publication year (every yearly file present): TED IT notices, contracts, value, ceilings."""
     from .sources import ted
 
-    if awards.empty:
+    if not years:
         return pd.DataFrame()
     a = awards[awards["kommunkod"].notna() & awards["category"].notna() & ~awards["is_cancelled"] & ~awards["not_awarded"]]
     a = a.assign(value_share=a["value_sek"].fillna(0.0) * a["attribution_share"])
@@ -409,7 +414,7 @@ def ted_panel(awards: pd.DataFrame, kommunkoder: list[str]) -> pd.DataFrame:
     contracts = a[~a["is_framework"]].groupby(["kommunkod", "year"])["attribution_share"].sum()
     value = a[~a["is_framework"]].groupby(["kommunkod", "year"])["value_share"].sum()
     ceiling = a[a["is_framework"]].groupby(["kommunkod", "year"])["value_share"].sum()
-    wide = _grid(kommunkoder, sorted(awards["year"].unique()))
+    wide = _grid(kommunkoder, sorted(set(years) | set(awards["year"])))
     for name, s in (("ted_it_procurements", notices), ("ted_it_contracts", contracts), ("ted_it_value_sek", value),
                     ("ted_it_framework_ceiling_sek", ceiling)):
         wide = wide.merge(s.rename(name), left_on=["kommunkod", "year"], right_index=True, how="left")
@@ -475,7 +480,8 @@ def build_panel(
         parts.append(long)
         orgnr_map.update({o: k for o, k in found.items() if o not in orgnr_map})
     awards, ted_unmatched = ted_awards(raw_dir, municipalities, population, federations, orgnr_map)
-    parts.append(ted_panel(awards, codes))
+    ted_years = [int(re.search(r"(\d{4})", p.name).group(1)) for p in ted_files(raw_dir)]
+    parts.append(ted_panel(awards, codes, ted_years))
     unmatched.append(ted_unmatched)
     api, api_unmatched = ted_api_panel(raw_dir, municipalities)
     parts.append(api)
