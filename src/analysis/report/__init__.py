@@ -5,6 +5,7 @@ report is computed here from the processed tables and every raw-data name is HTM
 """
 
 from . import data, figures, findings, maps
+from . import panel
 from .caveats import caveats
 from . import display
 from .display import (
@@ -22,5 +23,5 @@ from .params import validate_params
 
 __all__ = [
     "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
-    "notice", "output_dir", "save_figure", "show_table", "validate_params",
+    "notice", "output_dir", "panel", "save_figure", "show_table", "validate_params",
 ]
