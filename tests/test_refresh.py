@@ -325,7 +325,7 @@ def test_cli_bad_source_exit_2(cli_env):
         capture_output=True, text=True, env=cli_env,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "kommun-it: error: --source 'wiki': must be 'scb' or 'kolada'"
+    assert proc.stderr.strip() == "kommun-it: error: --source 'wiki': must be 'scb', 'scb-v2' or 'kolada'"
 
 
 def test_cli_refresh_end_to_end(api, api_server, raw_dir, tmp_path, cli_env):

@@ -237,7 +237,7 @@ def test_ted_years_outside_bulk_range_point_to_the_api(tmp_path):
 
 
 def test_ted_api_follows_iteration_tokens_on_the_recorded_answer(routes, server, tmp_path):
-    real = json.loads((RECORDED / "ted_api_v3_search_response.json").read_text(encoding="utf-8"))
+    real = json.loads((RECORDED / "real" / "ted_api_v3_search_response.json").read_text(encoding="utf-8"))
     first = dict(real, iterationNextToken="tok-1")
     pages = iter([first, dict(real, notices=[], iterationNextToken=None)])
     routes["/v3/notices/search"] = lambda h, b: (200, {"Content-Type": "application/json"}, json.dumps(next(pages)).encode())

@@ -104,7 +104,7 @@ app.add_typer(refresh_app, name="refresh")
 def refresh_population(
     from_year: Annotated[int, typer.Option(help="First year to fetch (31 December population); default 2021.")] = 2021,
     source: Annotated[
-        str, typer.Option(help="'scb' (PxWeb table BE0101N1, preferred by the build) or 'kolada' (KPI N01951).")
+        str, typer.Option(help="'scb' (PxWeb v1 BE0101N1, preferred by the build), 'scb-v2' (PxWebApi 2.0 TAB638) or 'kolada' (KPI N01951).")
     ] = "scb",
 ) -> None:
     """Fetch municipal population for --from-year onward; the next build adds those years."""
