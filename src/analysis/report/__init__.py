@@ -9,6 +9,7 @@ from . import panel
 from .caveats import caveats
 from . import display
 from .display import (
+    answer,
     attribution,
     cannot_show,
     download,
@@ -22,6 +23,6 @@ from .display import (
 from .params import validate_params
 
 __all__ = [
-    "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
+    "answer", "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
     "notice", "output_dir", "panel", "save_figure", "show_table", "validate_params",
 ]
