@@ -5,9 +5,11 @@ Sources, each read only when its raw files are present (see docs/panel.md):
   **all procurement** (`tenders_all`); activity, not IT. Missing cells stay missing (not zero).
 - `uhm-procurement-YYYY` (2021 mirrored, later years from `kommun-it refresh procurement --source uhm`):
   all advertised procurements of the municipality itself (`procurements_all`, activity) and the IT ones
-  (`it_procurements`, `it_contracts` = non-framework, `it_frameworks`, `it_contracted_value_sek`,
-  `it_framework_ceiling_sek`), IT by `procurement.cpv_category`, cooperation bodies attributed to their
-  members with `procurement.attribution_shares`.
+  (`it_procurements` = contracts + frameworks, `it_contracts`, `it_frameworks`, `it_contracted_value_sek`
+  (null when IT was advertised but no value reported), `it_framework_ceiling_sek`), computed by the 2021
+  lens's own functions (`procurement.build_procurement_tables`, `procurement.municipal_totals`), so every
+  year follows the same CPV mapping, value states and federation attribution (population weights of the
+  lens's population year).
 - `ted-award-notices` (from `refresh procurement --source ted`): Swedish award rows. Buyers are matched by
   orgnr (digits only) to the municipalities' orgnr (from the UHM tables) and the federation mapping, then
   by name ("Göteborgs kommun", "Kommunstyrelsen i Tierp"); unmatched Swedish public buyers (orgnr
@@ -199,56 +201,61 @@ def uhm_years(raw_dir: Path) -> list[int]:
 def uhm_year_panel(
     raw_dir: Path, year: int, municipalities: pd.DataFrame, population: pd.DataFrame, federations: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Measures of one UHM year (long), and the municipal orgnr → kommunkod map found in it."""
+    """Measures of one UHM year (long), and the municipal orgnr → kommunkod map found in it.
+
+    The IT measures come from the 2021 lens's own code (`procurement.build_procurement_tables` and
+    `procurement.municipal_totals`: the CPV mapping table, per-procurement decisions where they name a
+    procurement of this year, value states, frameworks apart, federation attribution), so every year
+    follows the same rule as 2021.
+    """
     base = raw_dir / f"uhm-procurement-{year}"
-    tables = {
-        key: procurement.read_raw_table(base / procurement.RAW_FILES[key]) for key in ("procurements", "values")
-    }
+    tables = {key: procurement.read_raw_table(base / name) for key, name in procurement.RAW_FILES.items()}
+    decisions = _decisions_for(tables)
+    built = procurement.build_procurement_tables(tables, municipalities, population, federations, decisions=decisions)
+    it = built["procurement_it"]
+    contracts = procurement.municipal_totals(it, municipalities, include_frameworks=False)
     mapping, _ = procurement.municipal_buyers(procurement.buyer_records(tables), municipalities)
-    p = tables["procurements"]
+
     C = procurement
-    p = p.drop_duplicates([C.COL_ID, C.COL_ORGNR]).copy()
-    p["cpv_code"] = p[C.COL_CPV].astype(str).str[:8]
-    p["category"] = [procurement.cpv_category(c) for c in p["cpv_code"]]
-    p["is_framework"] = p[C.COL_TYPE].map(C.CONTRACT_TYPES).astype(bool)
-    values = tables["values"].groupby([C.COL_ID, C.COL_ORGNR])[C.COL_VALUE].max().rename("value")
-    p = p.merge(values, left_on=[C.COL_ID, C.COL_ORGNR], right_index=True, how="left")
-    p["value"] = p["value"].fillna(0.0)
-
+    p = tables["procurements"].drop_duplicates([C.COL_ID, C.COL_ORGNR])
     muni = p[p[C.COL_FORM] == "Kommuner"].merge(
-        mapping.rename(columns={"buyer_name": C.COL_NAME, "buyer_orgnr": C.COL_ORGNR}),
-        on=[C.COL_NAME, C.COL_ORGNR],
-        how="left",
+        mapping.rename(columns={"buyer_name": C.COL_NAME, "buyer_orgnr": C.COL_ORGNR}), on=[C.COL_NAME, C.COL_ORGNR]
     )
-    muni["share"] = 1.0
-    pop_year = _population_year(population, year)
-    shares = procurement.attribution_shares(federations, population, year=pop_year).rename(
-        columns={"buyer_orgnr": C.COL_ORGNR, "attribution_share": "share"}
-    )
-    coop = p[p[C.COL_ORGNR].isin(set(shares[C.COL_ORGNR]))].merge(shares, on=C.COL_ORGNR)
-    it = pd.concat([muni[muni["category"].notna()], coop[coop["category"].notna()]], ignore_index=True)
-    it = it[it["kommunkod"].notna()]
+    all_counts = muni.groupby("kommunkod")[C.COL_ID].nunique().rename("procurements_all")
 
-    grid = _grid(list(municipalities["kommunkod"]), [year])
-    all_counts = muni.dropna(subset=["kommunkod"]).groupby("kommunkod")[C.COL_ID].nunique().rename("procurements_all")
-    it["value_share"] = it["value"] * it["share"]
-    agg = it.groupby("kommunkod").agg(
-        it_procurements=("share", "sum"),
-        it_contracts=("share", lambda s: s[~it.loc[s.index, "is_framework"]].sum()),
-        it_frameworks=("share", lambda s: s[it.loc[s.index, "is_framework"]].sum()),
-        it_contracted_value_sek=("value_share", lambda s: s[~it.loc[s.index, "is_framework"]].sum()),
-        it_framework_ceiling_sek=("value_share", lambda s: s[it.loc[s.index, "is_framework"]].sum()),
-    )
-    wide = grid.merge(all_counts, left_on="kommunkod", right_index=True, how="left").merge(
-        agg, left_on="kommunkod", right_index=True, how="left"
-    )
-    measures = ["procurements_all", *agg.columns]
-    wide[measures] = wide[measures].fillna(0.0).astype(float)
+    c = contracts.set_index("kommunkod")
+    none_c, none_f = c["value_state"].eq("none"), c["framework_state"].eq("none")
+    wide = pd.DataFrame({
+        "kommunkod": c.index,
+        "year": year,
+        "it_procurements": (c["it_procurements_count"] + c["it_frameworks_count"]).to_numpy(),
+        "it_contracts": c["it_procurements_count"].to_numpy(),
+        "it_frameworks": c["it_frameworks_count"].to_numpy(),
+        # no IT procurement at all: 0; IT procurement without a reported value: unknown (null)
+        "it_contracted_value_sek": c["it_contract_value_sek"].where(~none_c, 0.0).to_numpy(),
+        "it_framework_ceiling_sek": c["it_framework_ceiling_sek"].where(~none_f, 0.0).to_numpy(),
+    })
+    wide = wide.merge(all_counts, left_on="kommunkod", right_index=True, how="left")
+    wide["procurements_all"] = wide["procurements_all"].fillna(0.0)
+    measures = ["procurements_all", "it_procurements", "it_contracts", "it_frameworks", "it_contracted_value_sek",
+                "it_framework_ceiling_sek"]
+    wide[measures] = wide[measures].astype(float)
+    wide["year"] = wide["year"].astype("int64")
     source = f"uhm-procurement-{year}"
     long = pd.concat([_long(wide, m, source) for m in measures], ignore_index=True)
-    orgnr_map = dict(zip(mapping["buyer_orgnr"], mapping["kommunkod"]))
-    orgnr_map = {o: k for o, k in orgnr_map.items() if re.fullmatch(r"212000\d{4}", o)}
+    orgnr_map = {o: k for o, k in zip(mapping["buyer_orgnr"], mapping["kommunkod"]) if re.fullmatch(r"212000\d{4}", o)}
     return long, orgnr_map
+
+
+def _decisions_for(tables: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """The per-procurement CPV decisions that name a procurement (id, buyer, main CPV) of these tables."""
+    from . import cpv
+
+    decisions = cpv.read_decisions()
+    p = tables["procurements"]
+    present = set(zip(p[procurement.COL_ID], p[procurement.COL_ORGNR], p[procurement.COL_CPV].astype(str).str[:8]))
+    keep = [k in present for k in zip(decisions["procurement_id"], decisions["buyer_orgnr"], decisions["cpv_code"])]
+    return decisions[keep].reset_index(drop=True)
 
 
 def _population_year(population: pd.DataFrame, year: int) -> int:
