@@ -314,7 +314,12 @@ def verdict(s: dict) -> str:
             " changed procurement."
         )
     ci = f"95 % CI {_pct(s['did_ci_low'])} to {_pct(s['did_ci_high'])}"
-    mde = f"; the smallest change this panel could detect with 80 % power is about ±{(np.exp(s['mde']) - 1) * 100:.0f} %" if s["mde"] is not None else ""
+    mde = (
+        f"; with 80 % power this panel could detect only a rise of about {(np.exp(s['mde']) - 1) * 100:.0f} % or a fall of"
+        f" about {(1 - np.exp(-s['mde'])) * 100:.0f} % (minimum detectable effect {s['mde']:.2f} log points)"
+        if s["mde"] is not None
+        else "; the minimum detectable effect could not be simulated"
+    )
     pre = ""
     if s["placebo_p_value"] is not None and s["placebo_p_value"] < ALPHA:
         pre = f" Careful: the leads are not zero (placebo p = {s['placebo_p_value']:.3f}): joiners already differed before joining, so this is not an effect."
