@@ -461,6 +461,27 @@ def it_categories(it: pd.DataFrame) -> pd.DataFrame:
     return sel[sel["method"] == method][["category", "value"]].sort_values("value", ascending=False, ignore_index=True)
 
 
+def framework_outliers(per_inh: pd.DataFrame, year: int | None, factor: float = 5.0) -> pd.DataFrame:
+    """Municipalities whose framework ceilings per inhabitant exceed `factor` × the median of those with a ceiling,
+    with their largest single framework (title, attributed ceiling, share of their ceilings)."""
+    cols = ["kommunkod", "name", "framework_ceiling_sek", "framework_per_inhabitant", "times_median",
+            "largest_title", "largest_sek", "largest_share_pct", "frameworks"]
+    fw = per_inh[per_inh["framework_state"] == "reported"]
+    proc = load_optional("procurement_it")
+    if fw.empty or proc.empty or year is None or latest_year("procurement") != year:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    med = fw["framework_per_inhabitant"].median()
+    out = fw[fw["framework_per_inhabitant"] > factor * med].assign(
+        times_median=lambda d: d["framework_per_inhabitant"] / med)
+    proc = proc[proc["kommunkod"].notna() & proc["is_framework"] & proc["has_value"]]
+    top = proc.sort_values(["contracted_value_sek", "procurement_id"], ascending=[False, True]).drop_duplicates("kommunkod")
+    top = top.set_index("kommunkod")
+    out["largest_title"] = out["kommunkod"].map(top["title"])
+    out["largest_sek"] = out["kommunkod"].map(top["contracted_value_sek"])
+    out["largest_share_pct"] = (100 * out["largest_sek"] / out["framework_ceiling_sek"]).round(1)
+    return out[cols].sort_values(["framework_per_inhabitant", "kommunkod"], ascending=[False, True], ignore_index=True)
+
+
 def procurement_concentration(year: int, min_share: float = 0.5) -> pd.DataFrame:
     """Municipalities where one IT contract holds at least min_share of their reported contract value.
 

@@ -58,7 +58,7 @@ def _states(per_inh_table: pd.DataFrame) -> tuple[int, int, int]:
 
 
 def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFrame, year: int,
-             concentration: pd.DataFrame | None = None) -> list[str]:
+             concentration: pd.DataFrame | None = None, framework_flags: pd.DataFrame | None = None) -> list[str]:
     """Findings of the national IT picture (procurement lens), from the table the report shows."""
     if per_inh_table.empty:
         return [f"No advertised IT procurement figures are available for {year}: the procurement lens has no"
@@ -80,8 +80,13 @@ def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFra
         out.append(f"The ten largest buyers account for {pct(share_top10, total)} of the reported IT contract value.")
     fw = d[d["framework_state"] == "reported"]
     if len(fw):
-        out.append(f"{len(fw)} municipalities also advertised IT framework agreements with ceilings of together"
-                   f" {sek(fw['framework_ceiling_sek'].sum())}: a maximum over several years, not a purchase.")
+        text = (f"{len(fw)} municipalities also advertised IT framework agreements with ceilings of together"
+                f" {sek(fw['framework_ceiling_sek'].sum())}: a maximum over several years, not a purchase.")
+        if framework_flags is not None and len(framework_flags):
+            f = framework_flags.iloc[0]
+            text += (f" The highest ceilings per inhabitant, {f['name']}'s {per_inh(f['framework_per_inhabitant'])},"
+                     f" come from one framework of {sek(f['largest_sek'])} ('{f['largest_title']}').")
+        out.append(text)
     if len(flags):
         f = flags.iloc[0]
         one = (f" In {f['name']}, one contract ('{f['largest_title']}', {sek(f['largest_sek'])}) holds"
