@@ -277,14 +277,18 @@ NAME_PREFIX = re.compile(r"^(KOMMUNSTYRELSEN|KOMMUNLEDNINGSKONTORET|KOMMUNEN)\s+
 
 
 def _kommun_by_name(name: str, names: dict[str, str]) -> str | None:
-    """'Göteborgs kommun', 'GÖTEBORGS STAD', 'Kommunstyrelsen i Tierp' → kommunkod; else None."""
-    for part in str(name).split("---"):
-        part = NAME_PREFIX.sub("", part.strip())
+    """'Göteborgs kommun', 'GÖTEBORGS STAD', 'Kommunstyrelsen i Tierp' → kommunkod; else None.
+
+    Only names that read as the municipality itself are matched (a "… kommun"/"… stad" name, a
+    "Kommunstyrelsen i …" name or the bare municipality name), so "Göteborg Energi AB" is not Göteborg.
+    Several buyers joined with '---' give the first municipality named.
+    """
+    for raw_part in str(name).split("---"):
+        prefixed = bool(NAME_PREFIX.match(raw_part.strip()))
+        part = NAME_PREFIX.sub("", raw_part.strip())
         key = procurement._name_key(part)
-        if not (key.endswith(" KOMMUN") or key.endswith(" STAD") or key == "REGION GOTLAND" or part != name.strip()):
-            if key not in names:
-                continue
-        code = procurement.kommun_by_buyer_name(part, names)
+        municipal = prefixed or key.endswith((" KOMMUN", " STAD")) or key == "REGION GOTLAND" or key in names
+        code = procurement.kommun_by_buyer_name(part, names) if municipal else None
         if code:
             return code
     return None
