@@ -329,3 +329,34 @@ def test_cli_offline_says_so_in_one_line_exit_2(cli_env):
 def test_cli_unknown_source_exit_2(cli_env):
     res = run_cli(["refresh", "procurement", "--source", "tedd", "--years", "2019"], cli_env)
     assert res.returncode == 2 and "--source 'tedd'" in res.stderr
+
+
+def test_refresh_then_build_gives_a_multi_year_lens(routes, server, ted_zip, raw_dir, processed_dir, tmp_path):
+    """refresh (SYNTHETIC TED 2019 from the loopback server) → build panel: TED years join BDF and 2021."""
+    import shutil
+
+    from analysis import build
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for sid in ("uhm-procurement-2021", "bdf-procurement-panel-2009-2015"):
+        (raw / sid).symlink_to(raw_dir / sid)
+    routes["/store/ted-contract-award-notices-2019.zip"] = static(ted_zip.read_bytes())
+    ted.refresh_ted([2019], raw, f"{server}/store", fast_client())
+    out = tmp_path / "processed"
+    out.mkdir()
+    for table in ("municipalities", "population"):
+        shutil.copy(processed_dir / f"{table}.parquet", out / f"{table}.parquet")
+    build.build(["panel"], raw_dir=raw, out_dir=out)
+    p = pd.read_parquet(out / "procurement_panel.parquet")
+    years = p.groupby("measure")["year"].agg(lambda s: sorted(set(s)))
+    assert years["tenders_all"] == list(range(2009, 2016)) and years["procurements_all"] == [2021]
+    assert years["ted_it_procurements"] == [2019]
+    awards = pd.read_parquet(out / "ted_awards_se.parquet")
+    assert set(awards.loc[awards["kommunkod"].notna(), "kommunkod"]) == {"1480", "0360"}  # Göteborg, Tierp
+    assert awards["buyer_name"].eq("SYNTHETIC AB").any() and awards.loc[awards["buyer_name"] == "SYNTHETIC AB", "kommunkod"].isna().all()
+    goteborg = p[(p["measure"] == "ted_it_procurements") & (p["kommunkod"] == "1480")]["value"].item()
+    it_rows = awards[(awards["kommunkod"] == "1480") & awards["category"].notna() & ~awards["is_cancelled"]]
+    assert goteborg == it_rows["notice_id"].nunique() > 0
+    summary = pd.read_parquet(out / "before_after_summary.parquet").set_index("outcome")
+    assert "ted_it_procurements" in summary.index and summary.loc["ted_it_procurements", "too_few"]  # one TED year
