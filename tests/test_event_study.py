@@ -128,3 +128,4 @@ def test_offline_panel_runs_and_says_what_it_can_show(processed_dir):
     assert act["did_ci_low"] < act["did_estimate"] < act["did_ci_high"] and act["mde"] > 0
     assert "activity, not spend" in act["cannot_show"]
     assert s.loc["it_procurements", "too_few"]  # one year of IT data: no before/after
+    assert s.loc["it_procurements", "verdict"].startswith("Too few years")

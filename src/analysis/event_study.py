@@ -307,6 +307,11 @@ def _pct(x: float) -> str:
 
 
 def verdict(s: dict) -> str:
+    if s["too_few"] and s.get("n_years", 3) < 3:
+        return (
+            f"Too few years: {s['scope']} is observed in {s['years']} only; a before/after comparison needs at least"
+            " three years, so the panel cannot say whether joining changed it."
+        )
     if s["too_few"]:
         return (
             f"Too few joiners: {s['n_joiners_usable']} municipalities with a documented start year have observations"
@@ -347,7 +352,7 @@ def analyse(panel: pd.DataFrame, joiners: pd.DataFrame, outcome: str, *, n_sim: 
         "too_few": usable < min_joiners or len(years) < 3,
         "did_estimate": None, "did_ci_low": None, "did_ci_high": None, "did_p_value": None,
         "placebo_p_value": None, "mde": None, "placebo_rejection_rate": None, "n_simulations": 0,
-        "cannot_show": CANNOT_SHOW,
+        "cannot_show": CANNOT_SHOW, "n_years": len(years),
     }
     rows = []
     if not s["too_few"]:
