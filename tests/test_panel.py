@@ -34,7 +34,7 @@ def test_bdf_panel_is_a_full_grid_with_missing_cells_kept_missing(raw_dir):
 
 def test_uhm_2021_agrees_with_the_2021_lens(raw_dir, reference, processed_dir):
     municipalities, population = reference
-    long, orgnrs = panel.uhm_year_panel(raw_dir, 2021, municipalities, population, procurement.read_federations())
+    long, orgnrs, suppliers = panel.uhm_year_panel(raw_dir, 2021, municipalities, population, procurement.read_federations())
     wide = long.pivot(index="kommunkod", columns="measure", values="value")
     totals = procurement.municipal_totals(pd.read_parquet(processed_dir / "procurement_it.parquet"), municipalities,
                                           buyer_kommunkoder=[]).set_index("kommunkod")
@@ -47,6 +47,12 @@ def test_uhm_2021_agrees_with_the_2021_lens(raw_dir, reference, processed_dir):
     assert (wide.loc[totals["value_state"] == "none", "it_contracted_value_sek"] == 0).all()
     assert orgnrs["2120001355"] == "1480"
     assert (wide["procurements_all"] >= wide["it_procurements"] - 1e-9).sum() > 250  # all kinds ⊇ IT, bar shares
+    # supplier values: each contract's reported value split among its suppliers, so per municipality the
+    # supplier sum never exceeds the contract value, and equals it when every contract names its suppliers
+    by_kommun = suppliers.groupby("kommunkod")["it_value_sek"].sum()
+    assert (by_kommun <= wide["it_contracted_value_sek"].reindex(by_kommun.index) * (1 + 1e-9)).all()
+    assert by_kommun.sum() > 0.5 * wide["it_contracted_value_sek"].sum()
+    assert suppliers["year"].eq(2021).all() and suppliers["supplier"].str.len().gt(0).all()
 
 
 def _ted_rows(rows: list[dict], year: int) -> pd.DataFrame:

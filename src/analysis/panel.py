@@ -95,6 +95,20 @@ UNMATCHED_SCHEMA = pa.DataFrameSchema(
     ordered=True,
 )
 
+SUPPLIER_SCHEMA = pa.DataFrameSchema(
+    {
+        "kommunkod": pa.Column(str, pa.Check.str_matches(r"^\d{4}$")),
+        "year": pa.Column("int64"),
+        "supplier": pa.Column(str),
+        "it_value_sek": pa.Column(float, pa.Check.ge(0)),
+        "n_procurements": pa.Column("int64", pa.Check.gt(0)),
+        "source_id": pa.Column(str),
+    },
+    unique=["kommunkod", "year", "supplier", "source_id"],
+    strict=True,
+    ordered=True,
+)
+
 TED_AWARDS_SCHEMA = pa.DataFrameSchema(
     {
         "notice_id": pa.Column(str),
@@ -244,7 +258,28 @@ def uhm_year_panel(
     source = f"uhm-procurement-{year}"
     long = pd.concat([_long(wide, m, source) for m in measures], ignore_index=True)
     orgnr_map = {o: k for o, k in zip(mapping["buyer_orgnr"], mapping["kommunkod"]) if re.fullmatch(r"212000\d{4}", o)}
-    return long, orgnr_map
+    suppliers = uhm_supplier_values(tables, it, year, source)
+    return long, orgnr_map, suppliers
+
+
+def uhm_supplier_values(tables: dict[str, pd.DataFrame], procurement_it: pd.DataFrame, year: int, source: str) -> pd.DataFrame:
+    """IT contract value per municipality, year and supplier from the UHM suppliers table.
+
+    The suppliers table names who won each procurement but carries no value per supplier: a contract's
+    reported value (attributed share) is split equally among its distinct suppliers. Framework ceilings
+    and unreported values are left out.
+    """
+    C = procurement
+    sup = tables["suppliers"][[C.COL_ID, C.COL_ORGNR, "Namn för leverantör"]].dropna().drop_duplicates()
+    sup = sup.rename(columns={C.COL_ID: "procurement_id", C.COL_ORGNR: "buyer_orgnr", "Namn för leverantör": "supplier"})
+    sup["supplier"] = sup["supplier"].str.strip()
+    sup["n_suppliers"] = sup.groupby(["procurement_id", "buyer_orgnr"])["supplier"].transform("size")
+    it = procurement_it[procurement_it["kommunkod"].notna() & ~procurement_it["is_framework"]
+                        & procurement_it["contracted_value_sek"].notna()]
+    m = it[["procurement_id", "buyer_orgnr", "kommunkod", "contracted_value_sek"]].merge(sup, on=["procurement_id", "buyer_orgnr"])
+    m["v"] = m["contracted_value_sek"] / m["n_suppliers"]
+    out = m.groupby(["kommunkod", "supplier"], as_index=False).agg(it_value_sek=("v", "sum"), n_procurements=("procurement_id", "nunique"))
+    return out.assign(year=year, source_id=source)[list(SUPPLIER_SCHEMA.columns)]
 
 
 def _decisions_for(tables: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
@@ -436,6 +471,20 @@ def ted_panel(awards: pd.DataFrame, kommunkoder: list[str], years: list[int]) ->
     )
 
 
+def ted_supplier_values(awards: pd.DataFrame) -> pd.DataFrame:
+    """Above-threshold IT award value per municipality, year and winner (non-framework, awarded, attributed)."""
+    from .sources import ted
+
+    a = awards[awards["kommunkod"].notna() & awards["category"].notna() & ~awards["is_cancelled"]
+               & ~awards["not_awarded"] & ~awards["is_framework"] & awards["value_sek"].notna()]
+    if a.empty:
+        return pd.DataFrame(columns=list(SUPPLIER_SCHEMA.columns))
+    a = a.assign(v=a["value_sek"] * a["attribution_share"], supplier=a["winner_name"].fillna("(winner not named)"))
+    out = a.groupby(["kommunkod", "year", "supplier"], as_index=False).agg(
+        it_value_sek=("v", "sum"), n_procurements=("notice_id", "nunique"))
+    return out.assign(source_id=ted.SOURCE_ID)[list(SUPPLIER_SCHEMA.columns)]
+
+
 def ted_api_panel(raw_dir: Path, municipalities: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ted_it_procurements for 2024 on from stored Search API answers (matched by buyer name; no values)."""
     from .sources import ted_api
@@ -486,13 +535,17 @@ def build_panel(
     parts.append(bdf)
     unmatched.append(bdf_unmatched)
     orgnr_map: dict[str, str] = {}
+    suppliers = []
     for year in uhm_years(raw_dir):
-        long, found = uhm_year_panel(raw_dir, year, municipalities, population, federations)
+        long, found, sup = uhm_year_panel(raw_dir, year, municipalities, population, federations)
         parts.append(long)
+        suppliers.append(sup)
         orgnr_map.update({o: k for o, k in found.items() if o not in orgnr_map})
     awards, ted_unmatched = ted_awards(raw_dir, municipalities, population, federations, orgnr_map)
     ted_years = [int(re.search(r"(\d{4})", p.name).group(1)) for p in ted_files(raw_dir)]
     parts.append(ted_panel(awards, codes, ted_years))
+    if not awards.empty:
+        suppliers.append(ted_supplier_values(awards))
     unmatched.append(ted_unmatched)
     api, api_unmatched = ted_api_panel(raw_dir, municipalities)
     parts.append(api)
@@ -509,8 +562,16 @@ def build_panel(
     unmatched_df = unmatched_df.sort_values(["source_id", "year", "buyer_name", "buyer_id"], ignore_index=True)
     if awards.empty:
         awards = pd.DataFrame({c: pd.Series(dtype=_empty_dtype(c)) for c in TED_AWARDS_SCHEMA.columns})
+    sup = [x for x in suppliers if len(x)]
+    supplier_df = (
+        pd.concat(sup, ignore_index=True).astype({"year": "int64", "n_procurements": "int64", "it_value_sek": float})
+        if sup
+        else pd.DataFrame({c: pd.Series(dtype=_empty_dtype(c)) for c in SUPPLIER_SCHEMA.columns})
+    )
+    supplier_df = supplier_df.sort_values(["source_id", "year", "kommunkod", "supplier"], ignore_index=True)
     return {
         "procurement_panel": validate(panel, PANEL_SCHEMA, "procurement_panel"),
+        "procurement_supplier_values": validate(supplier_df, SUPPLIER_SCHEMA, "procurement_supplier_values"),
         "procurement_panel_unmatched": validate(unmatched_df, UNMATCHED_SCHEMA, "procurement_panel_unmatched"),
         "ted_awards_se": validate(awards, TED_AWARDS_SCHEMA, "ted_awards_se"),
     }
@@ -519,7 +580,9 @@ def build_panel(
 def _empty_dtype(col: str):
     if col in ("year", "n_rows"):
         return "int64"
-    if col in ("attribution_share", "value_eur", "value_sek"):
+    if col == "n_procurements":
+        return "int64"
+    if col in ("attribution_share", "value_eur", "value_sek", "it_value_sek"):
         return float
     if col.startswith(("is_", "not_", "award_equals")):
         return bool

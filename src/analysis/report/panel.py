@@ -11,9 +11,10 @@ Red flags over time (documented parameters):
   municipality's own years: (x − median) / (1.4826 · MAD). A year with z ≥ `RED_FLAG_Z` (default 3.5,
   the usual outlier cut for robust z-scores) is flagged; needs `MIN_YEARS` (4) observed years, and a
   MAD of 0 is replaced by 0.1 log points so one odd year in a flat series still shows.
-- **IT value concentrated on one supplier**: from TED award rows, a municipality-year whose largest
-  supplier holds ≥ `CONCENTRATION_SHARE` (default 0.8) of ≥ `CONCENTRATION_MIN_SEK` of above-threshold
-  IT award value. Offline (no TED files) there are no supplier values per year, and the report says so.
+- **IT value concentrated on one supplier**: from `procurement_supplier_values` (UHM suppliers table, a
+  contract's value split equally among its named suppliers; TED award winners), a municipality-year whose
+  largest supplier holds ≥ `CONCENTRATION_SHARE` (default 0.8) of ≥ `CONCENTRATION_MIN_SEK` (5 MSEK) of IT
+  contract value, per source, over at least `CONCENTRATION_MIN_CONTRACTS` (3) supplier-contract pairs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ MIN_YEARS = 4
 MAD_FLOOR = 0.1
 CONCENTRATION_SHARE = 0.8
 CONCENTRATION_MIN_SEK = 5_000_000.0
+CONCENTRATION_MIN_CONTRACTS = 3  # supplier-contract pairs in the year: with one contract, 100 % is no signal
 SERIES_MEASURES = ("tenders_all", "procurements_all", "it_procurements", "ted_it_procurements")
 MEASURE_LABELS = {
     "tenders_all": "Advertised tenders, all kinds (BDF)",
@@ -249,37 +251,42 @@ def red_flags(z_threshold: float = RED_FLAG_Z, measures: tuple[str, ...] = SERIE
     high["name"] = high["kommunkod"].map(names)
     conc = supplier_concentration()
     if len(conc):
-        conc = conc.assign(name=conc["kommunkod"].map(names), measure="ted_it_value_sek", value=conc["it_value_sek"],
+        measure = np.where(conc["source_id"].str.startswith("ted"), "ted_it_value_sek", "it_contracted_value_sek")
+        conc = conc.assign(name=conc["kommunkod"].map(names), measure=measure, value=conc["it_value_sek"],
                            usual=np.nan, z=np.nan, flag="IT value concentrated on one supplier",
-                           detail=[f"{s * 100:.0f} % to {w}" for s, w in zip(conc["top_share"], conc["top_supplier"])])
+                           detail=[f"{s * 100:.0f} % of the year's IT contract value to {w} ({src})" for s, w, src in
+                                   zip(conc["top_share"], conc["top_supplier"], conc["source_id"])])
     out = pd.concat([high[cols], conc[cols] if len(conc) else None], ignore_index=True)
     return out.sort_values(["year", "kommunkod", "measure"], ignore_index=True)
 
 
 def supplier_concentration(share: float = CONCENTRATION_SHARE, min_sek: float = CONCENTRATION_MIN_SEK) -> pd.DataFrame:
-    """From TED awards: municipality-years whose largest IT supplier holds ≥ share of ≥ min_sek award value."""
-    a = _load("ted_awards_se")
-    cols = ["kommunkod", "year", "it_value_sek", "top_supplier", "top_share"]
-    if a.empty:
+    """Municipality-years whose largest IT supplier holds ≥ share of ≥ min_sek IT contract value (per source)."""
+    v = _load("procurement_supplier_values")
+    cols = ["kommunkod", "year", "source_id", "it_value_sek", "top_supplier", "top_share"]
+    if v.empty:
         return pd.DataFrame(columns=cols)
-    a = a[a["kommunkod"].notna() & a["category"].notna() & ~a["is_cancelled"] & a["value_sek"].notna()]
-    a = a.assign(v=a["value_sek"] * a["attribution_share"], supplier=a["winner_name"].fillna("(not named)"))
-    by = a.groupby(["kommunkod", "year", "supplier"], as_index=False)["v"].sum()
-    tot = by.groupby(["kommunkod", "year"])["v"].transform("sum")
-    by["share"] = by["v"] / tot
-    by["total"] = tot
-    top = by.sort_values(["kommunkod", "year", "v", "supplier"], ascending=[True, True, False, True]).drop_duplicates(["kommunkod", "year"])
+    g = v.groupby(["source_id", "kommunkod", "year"])
+    tot = g["it_value_sek"].transform("sum")
+    v = v.assign(share=v["it_value_sek"] / tot, total=tot, links=g["n_procurements"].transform("sum"))
+    v = v[v["links"] >= CONCENTRATION_MIN_CONTRACTS]
+    top = v.sort_values(["source_id", "kommunkod", "year", "it_value_sek", "supplier"],
+                        ascending=[True, True, True, False, True]).drop_duplicates(["source_id", "kommunkod", "year"])
     top = top[(top["share"] >= share) & (top["total"] >= min_sek)]
-    return top.rename(columns={"total": "it_value_sek", "supplier": "top_supplier", "share": "top_share"})[cols].reset_index(drop=True)
+    top = top.rename(columns={"total": "it_value_sek_all", "supplier": "top_supplier", "share": "top_share"})
+    return top.assign(it_value_sek=top["it_value_sek_all"])[cols].reset_index(drop=True)
 
 
 def red_flag_notes() -> list[str]:
     notes = [
         f"A red flag is a prompt to look, not a finding: a year at least {RED_FLAG_Z} robust standard deviations above"
         f" the municipality's own usual level (after removing the national movement of that year; at least {MIN_YEARS}"
-        " observed years), or one supplier taking most of a year's above-threshold IT award value.",
+        f" observed years), or one supplier taking at least {CONCENTRATION_SHARE:.0%} of a year's IT contract value"
+        f" (at least {CONCENTRATION_MIN_SEK / 1e6:.0f} MSEK over at least {CONCENTRATION_MIN_CONTRACTS} supplier-contract pairs).",
+        "Supplier shares from Upphandlingsmyndigheten split each contract's value equally among its named suppliers"
+        " (the statistics give no value per supplier); framework ceilings are left out.",
     ]
     if _load("ted_awards_se").empty:
-        notes.append("No TED award files have been refreshed, so supplier concentration per year cannot be shown;"
-                     " run `kommun-it refresh procurement --source ted --years 2006-2023`.")
+        notes.append("No TED award files have been refreshed, so supplier concentration is shown only for the"
+                     " Upphandlingsmyndigheten years; run `kommun-it refresh procurement --source ted --years 2006-2023`.")
     return notes
