@@ -1,11 +1,11 @@
-"""Ledger classifiers: account rules checked against text, vendor matching by orgnr and by name, agreement."""
+"""Ledger classifiers: account rules checked against text, vendor shares learned from data, matching, agreement."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from analysis import classify
+from analysis import classify, procurement, vendor_shares
 from analysis.errors import UserError
 
 SYNTHETIC_RULES = pd.DataFrame(
@@ -24,16 +24,34 @@ SYNTHETIC_RULES = pd.DataFrame(
 
 SYNTHETIC_VENDORS = pd.DataFrame(
     [
-        ("556448-0282", "ATEA SVERIGE AB", "hardware", "vendor", "synthetic", ""),
-        ("556267-5164", "TELE2 SVERIGE AB", "telecom_networks", "vendor", "synthetic", ""),
-        ("556430-0142", "TELIA SVERIGE AB", "telecom_networks", "vendor", "synthetic", ""),
-        ("556430-0142", "TELIASONERA SVERIGE AB", "telecom_networks", "vendor", "synthetic", ""),
-        ("556337-2191", "CGI SVERIGE AB", "it_services_operations", "vendor", "synthetic", ""),
-        ("556338-2191", "CGA SVERIGE AB", "it_consulting", "vendor", "synthetic", ""),
-        ("", "IT-KOMMUNER I SKÅNE AB", "it_services_operations", "joint_it_company", "synthetic", ""),
+        ("556448-0282", "ATEA SVERIGE AB", "hardware", "vendor", "synthetic", "", "", ""),
+        ("556267-5164", "TELE2 SVERIGE AB", "telecom_networks", "vendor", "synthetic", "", "", ""),
+        ("556430-0142", "TELIA SVERIGE AB", "telecom_networks", "vendor", "synthetic", "", "", ""),
+        ("556430-0142", "TELIASONERA SVERIGE AB", "telecom_networks", "vendor", "synthetic", "", "", ""),
+        ("556337-2191", "CGI SVERIGE AB", "it_services_operations", "vendor", "synthetic", "", "", ""),
+        ("556338-2191", "CGA SVERIGE AB", "it_consulting", "vendor", "synthetic", "", "", ""),
+        ("", "IT-KOMMUNER I SKÅNE AB", "it_services_operations", "joint_it_company", "synthetic", "", "1", "reviewed: synthetic"),
     ],
-    columns=["orgnr", "canonical_name", "it_category", "kind", "source", "note"],
+    columns=["orgnr", "canonical_name", "it_category", "kind", "source", "note", "it_share", "share_source"],
 )
+IT_CPV = "48000000 Programvara och informationssystem"
+BUILD_CPV = "45000000 Byggnadsarbete"
+
+
+def synthetic_lots(rows) -> pd.DataFrame:
+    """A synthetic lots × suppliers table: (supplier name, n IT lots, n other lots)."""
+    lots = [(name, IT_CPV) for name, n_it, _ in rows for _ in range(n_it)]
+    lots += [(name, BUILD_CPV) for name, _, n_other in rows for _ in range(n_other)]
+    return pd.DataFrame(lots, columns=[vendor_shares.COL_SUPPLIER, procurement.COL_CPV])
+
+
+NO_LOTS = synthetic_lots([])
+
+
+def synthetic_entries(vendors=SYNTHETIC_VENDORS, ledger_ev=None, lots=NO_LOTS) -> pd.DataFrame:
+    ledger_ev = vendor_shares.ledger_evidence(synthetic_ledger([])) if ledger_ev is None else ledger_ev
+    shares = vendor_shares.learn_shares(ledger_ev, vendor_shares.procurement_evidence(lots), vendors)
+    return vendor_shares.vendor_entries(shares, vendors)
 
 
 def synthetic_ledger(rows) -> pd.DataFrame:
@@ -132,7 +150,7 @@ def test_vendor_classifier_orgnr_first_then_name():
             ("1480", None, None, "BYGGARNA AB", None, 13.0),
         ]
     )
-    out, review = classify.classify_vendors(ledger, SYNTHETIC_VENDORS)
+    out, review = classify.classify_vendors(ledger, synthetic_entries())
     assert out["vendor_category"].tolist() == [
         "hardware",
         "not_it",
@@ -156,8 +174,10 @@ def test_agreement_hand_computed():
             ("1880", "50000", "Lokalhyra", "BYGG AB", "556000-0001", 800.0),  # both not IT
         ]
     )
-    rows, review, agr = classify.classify_ledger(ledger, SYNTHETIC_RULES, SYNTHETIC_VENDORS)
+    rows, review, agr, shares = classify.classify_ledger(ledger, SYNTHETIC_RULES, SYNTHETIC_VENDORS, NO_LOTS)
     a = agr.iloc[0]
+    # every amount is far below MIN_LEDGER_SEK: listed vendors count whole, BYGG AB not at all
+    assert shares.set_index("canonical_name").loc["ATEA SVERIGE AB", "decision"] == "listed"
     assert a["total_sek"] == 960 and a["it_sek_accounts"] == 180 and a["it_sek_vendors"] == 130
     assert a["it_sek_both"] == 150
     assert a["abs_total_sek"] == 1000
@@ -178,3 +198,134 @@ def test_mapping_files_are_valid_and_bad_rows_are_user_errors(tmp_path):
     SYNTHETIC_RULES.assign(account_text_pattern=["(unclosed"] + ["x"] * 7).to_csv(bad_rules, index=False)
     with pytest.raises(UserError, match="row 2: account_text_pattern"):
         classify.read_account_mapping(bad_rules)
+    unsourced = tmp_path / "unsourced.csv"
+    valid = SYNTHETIC_VENDORS[SYNTHETIC_VENDORS["canonical_name"] != "CGA SVERIGE AB"]
+    valid.assign(it_share=["0.5"] + [""] * 4 + ["1"]).to_csv(unsourced, index=False)
+    with pytest.raises(UserError, match="row 2: it_share needs a share_source"):
+        classify.read_vendors(unsourced)
+
+
+def test_real_vendor_list_has_reviewed_shares_for_cooperations():
+    vendors = classify.read_vendors()
+    coop = vendors[vendors["kind"] != "vendor"]
+    assert (coop["it_share"] == "1").all() and coop["share_source"].str.startswith("reviewed").all()
+
+
+def test_synthetic_shares_evidence_precedence_and_floors():
+    """reviewed > ledger accounts (≥ MIN_LEDGER_SEK) > procurement lots (≥ MIN_LOTS) > listed; below MIN_SHARE → 0."""
+    big = vendor_shares.MIN_LEDGER_SEK
+    ledger = classify.classify_accounts(
+        synthetic_ledger(
+            [
+                ("1880", "40233", "IT-utrustning", "ATEA SVERIGE AB", "556448-0282", 0.8 * big),
+                ("1880", "50000", "Lokalhyra", "ATEA SVERIGE AB", "556448-0282", 0.2 * big),
+                ("1880", "40233", "IT-utrustning", "SMÅ DATOR AB", "556000-0027", 0.5 * big),  # too little SEK
+                ("1880", "40233", "IT-utrustning", "BLANDAT AB", "556000-0035", 0.1 * big),
+                ("1880", "50000", "Lokalhyra", "BLANDAT AB", "556000-0035", 0.9 * big),  # 10 % < MIN_SHARE
+            ]
+        ),
+        SYNTHETIC_RULES,
+    )
+    lots = synthetic_lots(
+        [
+            ("Atea Sverige AB", 1, 9),  # ledger evidence wins over these lots
+            ("Tele2 Sverige Aktiebolag", 3, 1),  # resolves to the listed TELE2 orgnr
+            ("Konsultbolaget Syntetisk AB", 2, 2),  # learned from procurement only, name-only identity
+            ("Två Lotter AB", 2, 0),  # fewer than MIN_LOTS
+            ("Byggbolaget AB", 1, 9),  # 10 % < MIN_SHARE
+        ]
+    )
+    shares = vendor_shares.learn_shares(
+        vendor_shares.ledger_evidence(ledger), vendor_shares.procurement_evidence(lots), SYNTHETIC_VENDORS
+    ).set_index("canonical_name")
+    assert shares.loc["ATEA SVERIGE AB", ["it_share", "decision"]].tolist() == [pytest.approx(0.8), "ledger"]
+    assert shares.loc["ATEA SVERIGE AB", "share_source"] == "ledger accounts 1880 2016-03: 40,000 of 50,000 SEK"
+    assert shares.loc["TELE2 SVERIGE AB", ["it_share", "decision", "share_source"]].tolist() == [
+        0.75,
+        "procurement",
+        "procurement 2021: 3 of 4 lots IT",
+    ]
+    syn = shares.loc["Konsultbolaget Syntetisk AB"]
+    assert syn["identity"] == "name:KONSULTBOLAGET SYNTETISK" and syn["it_share"] == 0.5 and syn["orgnr"] == ""
+    assert syn["it_category"] == "software_licences"  # from the lots' CPV
+    assert shares.loc["SMÅ DATOR AB", ["it_share", "decision"]].tolist() == [0.0, "too_little_evidence"]
+    assert shares.loc["Två Lotter AB", ["it_share", "decision"]].tolist() == [0.0, "too_little_evidence"]
+    assert shares.loc["BLANDAT AB", ["it_share", "decision"]].tolist() == [0.0, "below_min_share"]
+    assert shares.loc["Byggbolaget AB", ["it_share", "decision"]].tolist() == [0.0, "below_min_share"]
+    assert shares.loc["CGI SVERIGE AB", ["it_share", "decision"]].tolist() == [1.0, "listed"]
+    assert shares.loc["IT-KOMMUNER I SKÅNE AB", ["it_share", "decision"]].tolist() == [1.0, "reviewed"]
+
+
+def test_synthetic_orgnr_match_first_then_name_only_suppliers():
+    """An orgnr decides over the name; a row with an unlisted orgnr may match only name-only suppliers."""
+    lots = synthetic_lots([("Konsultbolaget Syntetisk AB", 3, 1)])
+    ledger = synthetic_ledger(
+        [
+            ("1880", None, None, "TELE2 SVERIGE AB", "556448-0282", 10.0),  # Atea's orgnr, Tele2's name
+            ("1880", None, None, "KONSULTBOLAGET SYNTETISK AB", "556000-0043", 20.0),  # name-only supplier
+            ("1880", None, None, "TELE2 SVERIGE AB", "556000-0050", 30.0),  # another orgnr: not Tele2
+        ]
+    )
+    out, _ = classify.classify_vendors(ledger, synthetic_entries(lots=lots))
+    assert out["matched_vendor"].tolist() == ["ATEA SVERIGE AB", "Konsultbolaget Syntetisk AB", None]
+    assert out["vendor_match"].tolist() == ["orgnr", "name", "none"]
+    assert out["vendor_it_share"].tolist() == [1.0, 0.75, 0.0]
+
+
+def test_synthetic_fuzzy_match_needs_a_clear_winner_among_learned_suppliers():
+    lots = synthetic_lots([("Datatjänst Nord AB", 3, 0), ("Datatjänst Norr AB", 3, 0), ("Molnbolaget AB", 3, 1)])
+    ledger = synthetic_ledger(
+        [
+            ("1480", None, None, "DATATJÄNST NORT AB", None, 10.0),  # 93.3 to both: no clear winner
+            ("1480", None, None, "'MOLNBOLAGET AB (FB)", None, 20.0),
+        ]
+    )
+    out, review = classify.classify_vendors(ledger, synthetic_entries(lots=lots))
+    assert out["vendor_match"].tolist() == ["none", "name"]
+    assert out["vendor_it_share"].tolist() == [0.0, 0.75]
+    m = review.set_index("supplier_name").loc["DATATJÄNST NORT AB"]
+    assert m["decision"] == "ambiguous" and m["best_score"] == pytest.approx(100 * 28 / 30)
+
+
+def test_synthetic_proportional_share_in_vendor_method_and_agreement():
+    """A mixed vendor (60 % IT by accounts) counts 0.6 × its SEK as IT, and agreement splits its rows."""
+    k = vendor_shares.MIN_LEDGER_SEK
+    ledger = synthetic_ledger(
+        [
+            ("1880", "40233", "IT-utrustning", "BLANDAT AB", "556000-0035", 0.6 * k),
+            ("1880", "50000", "Lokalhyra", "BLANDAT AB", "556000-0035", 0.4 * k),
+            ("1880", "50000", "Lokalhyra", "BYGG AB", "556000-0001", 1.0 * k),
+        ]
+    )
+    rows, _, agr, shares = classify.classify_ledger(ledger, SYNTHETIC_RULES, SYNTHETIC_VENDORS, NO_LOTS)
+    assert rows["vendor_it_share"].tolist() == pytest.approx([0.6, 0.6, 0.0])
+    a = agr.iloc[0]
+    assert a["it_sek_accounts"] == pytest.approx(0.6 * k)
+    assert a["it_sek_vendors"] == pytest.approx(0.6 * k)  # 0.6 × (0.6k + 0.4k): in-sample, by construction
+    assert a["vendors_to_accounts"] == pytest.approx(1.0)
+    # IT row: 0.6 of it agrees; rent row of the mixed vendor: 0.4 agrees; BYGG AB: all agrees
+    assert a["agreement_share"] == pytest.approx((0.6 * 0.6 * k + 0.4 * 0.4 * k + k) / (2 * k))
+    assert a["it_sek_both"] == pytest.approx(0.6 * 0.6 * k)
+
+
+def test_synthetic_leave_one_out_learns_without_own_accounts():
+    """Shares for a municipality's out-of-sample figure come from other ledgers and procurement only."""
+    k = vendor_shares.MIN_LEDGER_SEK
+    ledger = synthetic_ledger(
+        [
+            ("1880", "40233", "IT-utrustning", "BLANDAT AB", "556000-0035", 1.0 * k),  # 100 % IT in Örebro
+            ("1480", "7452", "IT-konsulttjänster", "BLANDAT AB", "556000-0035", 0.5 * k),  # 50 % IT in Göteborg
+            ("1480", "7451", "Övrig konsult", "BLANDAT AB", "556000-0035", 0.5 * k),
+            ("1880", "50000", "Lokalhyra", "ENDAST ÖREBRO AB", "556000-0068", 0.5 * k),
+            ("1880", "40233", "IT-utrustning", "ENDAST ÖREBRO AB", "556000-0068", 0.5 * k),
+        ]
+    )
+    rows, _, agr, shares = classify.classify_ledger(ledger, SYNTHETIC_RULES, SYNTHETIC_VENDORS, NO_LOTS)
+    assert shares.set_index("canonical_name").loc["BLANDAT AB", "it_share"] == pytest.approx(1.5 / 2)  # pooled
+    ore = rows[rows["kommunkod"] == "1880"]
+    assert ore["vendor_it_share"].tolist() == pytest.approx([0.75, 0.5, 0.5])
+    assert ore["vendor_it_share_oos"].tolist() == pytest.approx([0.5, 0.0, 0.0])  # Göteborg's 50 %; the other unknown
+    a = agr.set_index("kommunkod").loc["1880"]
+    assert a["it_sek_accounts"] == pytest.approx(1.5 * k)
+    assert a["it_sek_vendors_out_of_sample"] == pytest.approx(0.5 * k)
+    assert a["vendors_to_accounts_out_of_sample"] == pytest.approx(0.5 / 1.5)

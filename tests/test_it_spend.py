@@ -19,17 +19,21 @@ SYNTHETIC_POPULATION = pd.DataFrame(
 
 def synthetic_classified() -> pd.DataFrame:
     rows = [
-        # source, grain, kommun, year, period, amount_ore, account category, vendor category, account
-        ("orebro-ledger-2016-03", "posting", "1880", 2016, "2016-03", 10_000, "hardware", "hardware", "40233"),
-        ("orebro-ledger-2016-03", "posting", "1880", 2016, "2016-03", 5_000, "software_licences", "not_it", "74311"),
-        ("orebro-ledger-2016-03", "posting", "1880", 2016, "2016-03", 85_000, "not_it", "not_it", "50000"),
-        ("goteborg-ledger-aggregates-2016-2019", "supplier_year", "1480", 2016, None, 40_000, "not_it", "telecom_networks", None),
-        ("goteborg-ledger-aggregates-2016-2019", "supplier_year", "1480", 2016, None, 160_000, "not_it", "not_it", None),
-        ("vasteras-ledger-sample-2025-01", "posting", "1980", 2025, "2025-01", 999, "not_it", "not_it", "1"),
+        # source, grain, kommun, year, period, amount_ore, account category, vendor category, vendor share, account
+        ("orebro-ledger-2016-03", "posting", "1880", 2016, "2016-03", 10_000, "hardware", "hardware", 1.0, "40233"),
+        ("orebro-ledger-2016-03", "posting", "1880", 2016, "2016-03", 5_000, "software_licences", "not_it", 0.0, "74311"),
+        ("orebro-ledger-2016-03", "posting", "1880", 2016, "2016-03", 85_000, "not_it", "not_it", 0.0, "50000"),
+        ("goteborg-ledger-aggregates-2016-2019", "supplier_year", "1480", 2016, None, 40_000, "not_it", "telecom_networks", 1.0, None),
+        ("goteborg-ledger-aggregates-2016-2019", "supplier_year", "1480", 2016, None, 160_000, "not_it", "hardware", 0.25, None),
+        ("goteborg-ledger-aggregates-2016-2019", "supplier_year", "1480", 2016, None, 100_000, "not_it", "not_it", 0.0, None),
+        ("vasteras-ledger-sample-2025-01", "posting", "1980", 2025, "2025-01", 999, "not_it", "not_it", 0.0, "1"),
     ]
     df = pd.DataFrame(
         rows,
-        columns=["source_id", "grain", "kommunkod", "year", "period", "amount_ore", "account_category", "vendor_category", "account"],
+        columns=[
+            "source_id", "grain", "kommunkod", "year", "period", "amount_ore",
+            "account_category", "vendor_category", "vendor_it_share", "account",
+        ],
     )
     df["amount_sek"] = df["amount_ore"] / 100
     return df
@@ -48,9 +52,11 @@ def test_ledger_rows_hand_computed():
     gbg = rows[rows["kommunkod"] == "1480"]
     assert set(gbg["method"]) == {"vendors"}  # no accounts in the aggregates
     g = gbg[(gbg["measure"] == "it_spend_sek")].set_index("category")
-    assert g.loc["all", "value"] == 400.0 and g.loc["telecom_networks", "value"] == 400.0 and g.loc["hardware", "value"] == 0
+    # the mixed vendor (share 0.25) counts 400 of its 1,600 SEK, not all of it
+    assert g.loc["all", "value"] == 800.0 and g.loc["telecom_networks", "value"] == 400.0 and g.loc["hardware", "value"] == 400.0
+    assert g.loc["software_licences", "value"] == 0
     assert g.loc["all", "period"] == "2016" and g.loc["all", "months_covered"] == 12
-    assert g.loc["all", "per_inhabitant"] == pytest.approx(0.2)
+    assert g.loc["all", "per_inhabitant"] == pytest.approx(0.4)
 
 
 def test_it_spend_contract_on_real_build(processed_dir):
@@ -62,7 +68,7 @@ def test_it_spend_contract_on_real_build(processed_dir):
     assert proc["coverage_note"].str.contains("Activity, not spend").all()
     ore = df[(df["kommunkod"] == "1880") & (df["lens"] == "ledger")]
     assert set(ore["period"]) == {"2016-03"} and set(ore["months_covered"]) == {1}
-    for name in ("procurement_it", "classifier_agreement", "vendor_match_review", "published_it_costs"):
+    for name in ("procurement_it", "classifier_agreement", "vendor_match_review", "published_it_costs", "vendor_it_shares"):
         assert (processed_dir / f"{name}.parquet").exists()
 
 
@@ -76,7 +82,7 @@ def test_stage_is_byte_reproducible(processed_dir, tmp_path):
     for name in ("municipalities", "population", "ledger"):
         (tmp_path / f"{name}.parquet").write_bytes((processed_dir / f"{name}.parquet").read_bytes())
     build.build(["it_spend"], out_dir=tmp_path)
-    for name in ("it_spend", "procurement_it", "classifier_agreement", "vendor_match_review"):
+    for name in ("it_spend", "procurement_it", "classifier_agreement", "vendor_match_review", "vendor_it_shares"):
         assert (tmp_path / f"{name}.parquet").read_bytes() == (processed_dir / f"{name}.parquet").read_bytes(), name
 
 
@@ -95,3 +101,19 @@ def test_categories_shared_between_lenses():
 
     assert set(cpv.IT_CATEGORIES) == set(classify.IT_CATEGORIES)
     assert set(cpv.read_mapping()["category"]) - {"not_it", "review"} <= set(classify.IT_CATEGORIES)
+
+
+def test_vendor_shares_on_real_build(processed_dir):
+    """Mixed vendors are proportional, every share states its evidence, and the Örebro figure has an honest twin."""
+    from analysis import vendor_shares
+
+    shares = pd.read_parquet(processed_dir / "vendor_it_shares.parquet")
+    vendor_shares.SHARES_SCHEMA.validate(shares)
+    by_name = shares.set_index("canonical_name")
+    for mixed in ("ATEA SVERIGE AB", "TELIA SVERIGE AB", "TELE2 SVERIGE AB", "TIETO SWEDEN AB"):
+        assert 0.5 < by_name.loc[mixed, "it_share"] < 1, mixed
+    learned = shares[shares["decision"].isin(["ledger", "procurement"])]
+    assert learned["share_source"].str.match(r"^(ledger accounts \d{4} .*SEK|procurement 2021: \d+ of \d+ lots IT)$").all()
+    assert (learned["it_share"] >= vendor_shares.MIN_SHARE).all()
+    a = pd.read_parquet(processed_dir / "classifier_agreement.parquet").set_index("kommunkod").loc["1880"]
+    assert a["it_sek_vendors_out_of_sample"] < a["it_sek_vendors"]  # in-sample shares fit Örebro's own accounts

@@ -5,14 +5,15 @@
    when the row's account text matches the rule's `account_text_pattern` (case-insensitive regex; empty
    = no check): charts are customised below group level, so the number alone is not trusted
    (Göteborg 7431 is administration, 7452 IT consulting; Örebro 745 is general consulting).
-2. Vendors (`data/mappings/it_vendors.csv`): rows with a supplier orgnr are matched on orgnr only;
-   rows without one (name-only data such as the Göteborg supplier-year aggregates) are matched on the
-   normalised name with rapidfuzz (`fuzz.ratio` after `normalise_supplier_name`): accepted when the best
-   score ≥ NAME_THRESHOLD and beats the best *other* vendor by ≥ NAME_MARGIN; near misses go to the
-   `vendor_match_review` table. Payments to IT cooperation bodies and joint IT companies count as IT.
+2. Vendors: every supplier has an IT share (0–1) learned from data or reviewed in
+   `data/mappings/it_vendors.csv` (`vendor_shares`); a matched row counts share × amount as IT. Rows are
+   matched on orgnr first; rows without a listed orgnr are matched on the normalised name with rapidfuzz
+   (`fuzz.ratio` after `normalise_supplier_name`) — against all suppliers when the row has no orgnr,
+   against name-only suppliers when it has one: accepted when the best score ≥ NAME_THRESHOLD and beats
+   the best *other* supplier by ≥ NAME_MARGIN; near misses go to the `vendor_match_review` table.
 
-Agreement is the share of absolute SEK that both classifiers put on the same side (IT / not IT), so
-credit notes do not cancel out.
+Agreement is the share of absolute SEK that both classifiers put on the same side (IT / not IT), with a
+vendor row split into share × |SEK| IT and the rest not IT; absolute SEK so credit notes do not cancel.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ VENDORS_SCHEMA = pa.DataFrameSchema(
         "kind": pa.Column(str, pa.Check.isin(["vendor", "cooperation_body", "joint_it_company"])),
         "source": pa.Column(str),
         "note": pa.Column(str),
+        "it_share": pa.Column(str, pa.Check.str_matches(r"^(0(\.\d+)?|1(\.0+)?)?$")),
+        "share_source": pa.Column(str),
     },
     strict=True,
 )
@@ -95,6 +98,9 @@ AGREEMENT_SCHEMA = pa.DataFrameSchema(
         "it_sek_accounts": pa.Column(float),
         "it_sek_vendors": pa.Column(float),
         "it_sek_both": pa.Column(float),
+        "it_sek_vendors_out_of_sample": pa.Column(float, nullable=True),
+        "vendors_to_accounts": pa.Column(float, nullable=True),
+        "vendors_to_accounts_out_of_sample": pa.Column(float, nullable=True),
         "it_share_accounts": pa.Column(float),
         "it_share_vendors": pa.Column(float),
         "abs_total_sek": pa.Column(float),
@@ -131,12 +137,19 @@ def read_account_mapping(path: Path | None = None) -> pd.DataFrame:
 
 
 def read_vendors(path: Path | None = None) -> pd.DataFrame:
-    """The reviewable IT vendor list; orgnr must pass the Luhn check and map to one category."""
+    """The reviewable IT vendor list; orgnr must pass the Luhn check and map to one category.
+
+    `it_share` empty = take the learned share; filled = a reviewed override whose `share_source` starts
+    with "reviewed".
+    """
     path = path or config.MAPPINGS_DIR / "it_vendors.csv"
     df = _read_mapping_csv(path, VENDORS_SCHEMA, "vendor list")
     for i, o in enumerate(df["orgnr"]):
         if o and not se_orgnr.is_valid(o):
             raise UserError(f"{path.name} row {i + 2}: orgnr {o!r} fails the check digit")
+    for i, (share, source) in enumerate(zip(df["it_share"], df["share_source"])):
+        if bool(share) != source.startswith("reviewed"):
+            raise UserError(f"{path.name} row {i + 2}: it_share needs a share_source starting 'reviewed' (and only then)")
     cats = df[df["orgnr"] != ""].groupby("orgnr")["it_category"].nunique()
     if (cats > 1).any():
         raise UserError(f"{path.name}: orgnr {cats[cats > 1].index[0]} has more than one it_category")
@@ -205,7 +218,10 @@ def match_vendor_names(
     margin above that runner-up), "ambiguous" (≥ threshold but not clear) or "below_threshold".
     """
     choices = vendors["canonical_name"].tolist()
-    identity = np.array([o or n for o, n in zip(vendors["orgnr"], vendors["canonical_name"])])
+    if "identity" in vendors:
+        identity = vendors["identity"].to_numpy(dtype=object)
+    else:
+        identity = np.array([o or n for o, n in zip(vendors["orgnr"], vendors["canonical_name"])], dtype=object)
     queries = list(pd.unique(names.dropna()))
     rows = []
     if queries and choices:
@@ -247,38 +263,46 @@ def match_vendor_names(
     ).astype({"best_score": float, "runner_up_score": float})
 
 
-def classify_vendors(ledger: pd.DataFrame, vendors: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add vendor_category, vendor_match ("orgnr" | "name" | "none") and matched_vendor; return (rows, review).
+def classify_vendors(ledger: pd.DataFrame, entries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add vendor_category, vendor_it_share, vendor_match ("orgnr" | "name" | "none") and matched_vendor.
 
-    review lists every fuzzy candidate scoring ≥ REVIEW_FLOOR that was not an exact normalised match,
-    with the SEK involved, so a person can confirm or reject it in it_vendors.csv.
+    entries: identity, orgnr, canonical_name, it_category, it_share (`vendor_shares.vendor_entries`).
+    Returns (rows, review); review lists every fuzzy candidate scoring ≥ REVIEW_FLOOR that was not an
+    exact normalised match, with the SEK involved, so a person can confirm or reject it in it_vendors.csv.
     """
-    by_orgnr = vendors[vendors["orgnr"] != ""].drop_duplicates("orgnr").set_index("orgnr")
-    by_name = vendors.set_index("canonical_name")
+    entries = entries.assign(identity=entries["identity"].astype(object))
+    by_orgnr = entries[entries["orgnr"] != ""].drop_duplicates("orgnr").set_index("orgnr")
+    by_name = entries.set_index("canonical_name")
     out = ledger.copy()
     orgnr = out["supplier_orgnr"].astype(object).where(out["supplier_orgnr"].notna(), None)
     hit = orgnr.map(lambda o: o in by_orgnr.index if o else False).astype(bool)
     out["vendor_category"] = NOT_IT
+    out["vendor_it_share"] = 0.0
     out["vendor_match"] = "none"
     out["matched_vendor"] = None
-    out.loc[hit, "vendor_category"] = orgnr[hit].map(by_orgnr["it_category"])
-    out.loc[hit, "vendor_match"] = "orgnr"
     out.loc[hit, "matched_vendor"] = orgnr[hit].map(by_orgnr["canonical_name"])
+    out.loc[hit, "vendor_match"] = "orgnr"
 
-    name_only = orgnr.isna()
-    matches = match_vendor_names(out.loc[name_only, "supplier_name"], vendors)
-    accepted = matches[matches["decision"] == "accepted"].set_index("supplier_name")["best_vendor"]
-    take = name_only & out["supplier_name"].isin(accepted.index)
-    out.loc[take, "matched_vendor"] = out.loc[take, "supplier_name"].map(accepted)
-    out.loc[take, "vendor_category"] = out.loc[take, "matched_vendor"].map(by_name["it_category"])
-    out.loc[take, "vendor_match"] = "name"
+    name_only = entries[entries["orgnr"] == ""]
+    all_matches = []
+    for rows, choices in ((orgnr.isna(), entries), (orgnr.notna() & ~hit, name_only)):
+        matches = match_vendor_names(out.loc[rows, "supplier_name"], choices)
+        accepted = matches[matches["decision"] == "accepted"].set_index("supplier_name")["best_vendor"]
+        take = rows & out["supplier_name"].isin(accepted.index)
+        out.loc[take, "matched_vendor"] = out.loc[take, "supplier_name"].map(accepted)
+        out.loc[take, "vendor_match"] = "name"
+        amounts = out[rows].groupby(["source_id", "supplier_name"], as_index=False)["amount_sek"].sum()
+        all_matches.append(amounts.merge(matches, on="supplier_name", how="inner"))
+    matched = out["vendor_match"] != "none"
+    out.loc[matched, "vendor_category"] = out.loc[matched, "matched_vendor"].map(by_name["it_category"])
+    out.loc[matched, "vendor_it_share"] = out.loc[matched, "matched_vendor"].map(by_name["it_share"]).astype(float)
 
-    amounts = out[name_only].groupby(["source_id", "supplier_name"], as_index=False)["amount_sek"].sum()
-    review = amounts.merge(matches, on="supplier_name", how="inner")
+    review = pd.concat(all_matches, ignore_index=True)
+    review = review.groupby(list(review.columns.drop("amount_sek")), as_index=False, dropna=False)["amount_sek"].sum()
     exact = review["normalised_name"] == review["best_vendor"].map(normalise_supplier_name)
     review = review[(review["best_score"] >= REVIEW_FLOOR) & ~(exact & (review["decision"] == "accepted"))]
     review = review[list(REVIEW_SCHEMA.columns)].sort_values(
-        ["decision", "best_score", "supplier_name"], ascending=[True, False, True], ignore_index=True
+        ["decision", "best_score", "supplier_name", "source_id"], ascending=[True, False, True, True], ignore_index=True
     )
     return out, validate(review, REVIEW_SCHEMA, "vendor_match_review")
 
@@ -287,20 +311,35 @@ def classify_vendors(ledger: pd.DataFrame, vendors: pd.DataFrame) -> tuple[pd.Da
 
 
 def agreement(classified: pd.DataFrame) -> pd.DataFrame:
-    """Per source and period: IT SEK by each classifier and the share of |SEK| they classify alike."""
+    """Per source and period with accounts: IT SEK by each classifier and the share of |SEK| they classify alike.
+
+    A vendor row counts share × SEK as IT; `vendor_it_share_oos` (shares learned without this
+    municipality's own accounts) gives the out-of-sample vendor figure when present.
+    """
     df = classified[classified["grain"] == "posting"].copy()
     df["period"] = df["period"].fillna(df["year"].astype(str))
     df["abs_sek"] = df["amount_sek"].abs()
-    df["it_acc"] = df["account_category"] != NOT_IT
-    df["it_ven"] = df["vendor_category"] != NOT_IT
+    df["it_acc"] = (df["account_category"] != NOT_IT).astype(float)
+    share = df["vendor_it_share"].astype(float)
+    oos = df["vendor_it_share_oos"].astype(float) if "vendor_it_share_oos" in df else pd.Series(np.nan, index=df.index)
+    df["ven_sek"] = share * df["amount_sek"]
+    df["oos_sek"] = oos * df["amount_sek"]
+    df["both_sek"] = np.minimum(df["it_acc"], share) * df["amount_sek"]
+    df["same_side"] = (1 - (df["it_acc"] - share).abs()) * df["abs_sek"]
+    same_cat = np.where(
+        df["account_category"] == NOT_IT, 1 - share, np.where(df["account_category"] == df["vendor_category"], share, 0.0)
+    )
+    df["same_cat"] = same_cat * df["abs_sek"]
+    df["has_oos"] = oos.notna()
     rows = []
     for (source_id, kommunkod, period), g in df.groupby(["source_id", "kommunkod", "period"]):
         if g["account"].isna().all():
             continue
         abs_total = g["abs_sek"].sum()
-        same_side = g.loc[g["it_acc"] == g["it_ven"], "abs_sek"].sum()
-        same_cat = g.loc[g["account_category"] == g["vendor_category"], "abs_sek"].sum()
         total = g["amount_sek"].sum()
+        it_acc = g.loc[g["it_acc"] == 1, "amount_sek"].sum()
+        it_ven = g["ven_sek"].sum()
+        it_oos = g["oos_sek"].sum() if g["has_oos"].all() else np.nan
         rows.append(
             {
                 "source_id": source_id,
@@ -308,14 +347,17 @@ def agreement(classified: pd.DataFrame) -> pd.DataFrame:
                 "period": period,
                 "n_rows": len(g),
                 "total_sek": total,
-                "it_sek_accounts": g.loc[g["it_acc"], "amount_sek"].sum(),
-                "it_sek_vendors": g.loc[g["it_ven"], "amount_sek"].sum(),
-                "it_sek_both": g.loc[g["it_acc"] & g["it_ven"], "amount_sek"].sum(),
-                "it_share_accounts": g.loc[g["it_acc"], "amount_sek"].sum() / total if total else np.nan,
-                "it_share_vendors": g.loc[g["it_ven"], "amount_sek"].sum() / total if total else np.nan,
+                "it_sek_accounts": it_acc,
+                "it_sek_vendors": it_ven,
+                "it_sek_both": g["both_sek"].sum(),
+                "it_sek_vendors_out_of_sample": it_oos,
+                "vendors_to_accounts": it_ven / it_acc if it_acc else np.nan,
+                "vendors_to_accounts_out_of_sample": it_oos / it_acc if it_acc else np.nan,
+                "it_share_accounts": it_acc / total if total else np.nan,
+                "it_share_vendors": it_ven / total if total else np.nan,
                 "abs_total_sek": abs_total,
-                "agreement_share": same_side / abs_total if abs_total else 1.0,
-                "category_agreement_share": same_cat / abs_total if abs_total else 1.0,
+                "agreement_share": g["same_side"].sum() / abs_total if abs_total else 1.0,
+                "category_agreement_share": g["same_cat"].sum() / abs_total if abs_total else 1.0,
                 "account_text_mismatch_sek": g.loc[g["account_check"] == "text_mismatch", "amount_sek"].sum(),
             }
         )
@@ -326,11 +368,37 @@ def agreement(classified: pd.DataFrame) -> pd.DataFrame:
 
 
 def classify_ledger(
-    ledger: pd.DataFrame, rules: pd.DataFrame | None = None, vendors: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Both classifiers on a ledger table: (classified rows, vendor_match_review, classifier_agreement)."""
+    ledger: pd.DataFrame,
+    rules: pd.DataFrame | None = None,
+    vendors: pd.DataFrame | None = None,
+    suppliers: pd.DataFrame | None = None,
+    learn_sources: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Both classifiers on a ledger table: (classified rows, vendor_match_review, classifier_agreement, vendor_it_shares).
+
+    Vendor shares are learned from the account-classified rows of `learn_sources` (default: all) and the
+    2021 lots × suppliers table `suppliers` (default: read from raw). For each municipality whose accounts
+    teach, `vendor_it_share_oos` repeats the vendor method with shares learned without its own accounts.
+    """
+    from . import procurement, vendor_shares
+
     rules = read_account_mapping() if rules is None else rules
     vendors = read_vendors() if vendors is None else vendors
+    suppliers = procurement.read_raw()["suppliers"] if suppliers is None else suppliers
     rows = classify_accounts(ledger, rules)
-    rows, review = classify_vendors(rows, vendors)
-    return rows, review, agreement(rows)
+    teach = rows if learn_sources is None else rows[rows["source_id"].isin(learn_sources)]
+    teach = teach[teach["account"].notna()]
+    proc_ev = vendor_shares.procurement_evidence(suppliers)
+
+    def learned(exclude: str | None) -> pd.DataFrame:
+        ev = vendor_shares.ledger_evidence(teach[teach["kommunkod"] != exclude])
+        return vendor_shares.learn_shares(ev, proc_ev, vendors)
+
+    shares = learned(None)
+    rows, review = classify_vendors(rows, vendor_shares.vendor_entries(shares, vendors))
+    rows["vendor_it_share_oos"] = np.nan
+    for kommunkod in sorted(teach["kommunkod"].unique()):
+        own = rows["kommunkod"] == kommunkod
+        oos, _ = classify_vendors(rows[own], vendor_shares.vendor_entries(learned(kommunkod), vendors))
+        rows.loc[own, "vendor_it_share_oos"] = oos["vendor_it_share"]
+    return rows, review, agreement(rows), shares

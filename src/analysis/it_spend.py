@@ -150,7 +150,8 @@ def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFr
     """Ledger lens rows per source, municipality and period: IT SEK by method and category, total, IT share.
 
     Only sources in LEDGER_SOURCES count (the Västerås file is a 2-row sample, not a ledger). A period
-    is the month for a single-month ledger, else the year, with the months it covers.
+    is the month for a single-month ledger, else the year, with the months it covers. The vendor method
+    counts each row's `vendor_it_share` × amount as IT.
     """
     df = classified[classified["source_id"].isin(list(LEDGER_SOURCES))].copy()
     if df.empty:
@@ -161,13 +162,15 @@ def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFr
     df["period_label"] = df["period"].where(one_month, df["year"].astype(str))
     keys = ["source_id", "kommunkod", "year", "period_label", "months_covered"]
     parts = []
+    df["accounts_weight"] = (df["account_category"] != classify.NOT_IT).astype(float)
+    df["vendors_weight"] = df["vendor_it_share"].astype(float).where(df["vendor_category"] != classify.NOT_IT, 0.0)
     for method, col in (("accounts", "account_category"), ("vendors", "vendor_category")):
         usable = df.groupby(keys)["account"].transform(lambda s: s.notna().any()) if method == "accounts" else True
         sub = df[usable] if method == "accounts" else df
         if sub.empty:
             continue
         total = sub.groupby(keys, as_index=False)["amount_ore"].sum()
-        it = sub[sub[col] != classify.NOT_IT]
+        it = sub[sub[f"{method}_weight"] > 0].assign(amount_ore=lambda d: d["amount_ore"] * d[f"{method}_weight"])
         by_cat = it.groupby(keys + [col], as_index=False)["amount_ore"].sum().rename(columns={col: "category"})
         grid = total[keys].merge(pd.DataFrame({"category": list(classify.IT_CATEGORIES)}), how="cross")
         by_cat = grid.merge(by_cat, on=keys + ["category"], how="left").fillna({"amount_ore": 0})
@@ -212,8 +215,13 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     tables = procurement.procurement_stage_tables(raw_dir, out_dir)
     rows = [procurement_rows(tables["procurement_it"], municipalities, population)]
 
-    classified, review, agreement = classify.classify_ledger(read_parquet(out_dir / "ledger.parquet"))
+    classified, review, agreement, shares = classify.classify_ledger(
+        read_parquet(out_dir / "ledger.parquet"),
+        suppliers=procurement.read_raw(raw_dir)["suppliers"],
+        learn_sources=list(LEDGER_SOURCES),
+    )
     rows.append(ledger_rows(classified, population))
+    tables["vendor_it_shares"] = shares
     tables["vendor_match_review"] = review
     tables["classifier_agreement"] = agreement[agreement["source_id"].isin(list(LEDGER_SOURCES))].reset_index(drop=True)
 
@@ -271,6 +279,9 @@ def summary(out_dir: Path | None = None) -> dict:
     a = agreement[agreement["kommunkod"] == "1880"].iloc[0]
     orebro["agreement_share"] = round(float(a["agreement_share"]), 4)
     orebro["category_agreement_share"] = round(float(a["category_agreement_share"]), 4)
+    orebro["vendors_to_accounts_in_sample"] = round(float(a["vendors_to_accounts"]), 4)
+    orebro["vendors_out_of_sample_it_spend_sek"] = round(float(a["it_sek_vendors_out_of_sample"]), 2)
+    orebro["vendors_to_accounts_out_of_sample"] = round(float(a["vendors_to_accounts_out_of_sample"]), 4)
 
     gbg = pick("ledger", "vendors", "1480", "it_spend_sek").sort_values("period")
     goteborg = {
