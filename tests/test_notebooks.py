@@ -28,6 +28,7 @@ EXPECTED_PARAMETERS = {
     },
     "05_region_report": {"lan_kod": ("str", '"01"')},
     "06_municipality_profile": {"kommunkod": ("str", '"0180"')},
+    "07_before_after_joining": {"outcome": ("str", '"activity_all"')},
 }
 
 
@@ -88,7 +89,7 @@ def rendered(processed_dir, raw_dir, tmp_path_factory):
 
 def test_every_notebook_renders(rendered):
     out, results = rendered
-    assert len(results) == 6
+    assert len(results) == len(EXPECTED_PARAMETERS)
     assert not [f"{r.job.html_relpath}: {r.error}" for r in results if not r.ok]
     assert {r.job.notebook for r in results} == set(EXPECTED_PARAMETERS)
 
@@ -102,6 +103,10 @@ def test_report_html_has_what_a_reader_needs(rendered, stem):
         assert heading in page, f"{heading!r} missing"
     assert re.search(r"<img[^>]+src=\"data:image/png;base64,", page), "no PNG figure"
     assert "Traceback" not in page
+    if stem == "07_before_after_joining":
+        assert "Event study" in page and "Who joined when" in page and "2009–2015, 2021" in page
+    if stem in ("03_national_it_picture", "06_municipality_profile"):
+        assert "over the years present" in page.lower()
     figures = list((out / result.job.group).glob("*.png"))
     assert figures and all(f.with_suffix(".csv").is_file() for f in figures), "a CSV beside every figure"
 

@@ -325,7 +325,7 @@ def test_cli_bad_source_exit_2(cli_env):
         capture_output=True, text=True, env=cli_env,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "kommun-it: error: --source 'wiki': must be 'scb' or 'kolada'"
+    assert proc.stderr.strip() == "kommun-it: error: --source 'wiki': must be 'scb', 'scb-v2' or 'kolada'"
 
 
 def test_cli_refresh_end_to_end(api, api_server, raw_dir, tmp_path, cli_env):
@@ -338,6 +338,19 @@ def test_cli_refresh_end_to_end(api, api_server, raw_dir, tmp_path, cli_env):
         assert proc.returncode == 0, proc.stderr
     ids = [r["id"] for r in refresh.load_refresh_manifest(raw)]
     assert ids == sorted([refresh.SCB_POPULATION_ID, refresh.KOLADA_POPULATION_ID, refresh.KOLADA_GROUPS_ID])
+
+
+def test_cli_base_url_replaces_the_api_base(api, api_server, raw_dir, tmp_path, cli_env):
+    synthetic_code_list(raw_dir, tmp_path / "data", FOUR)
+    env = {k: v for k, v in cli_env.items() if k not in ("KOMMUN_IT_SCB_API", "KOMMUN_IT_KOLADA_API")}
+    for args in (["population", "--base-url", f"{api_server}/scb"],
+                 ["population", "--source", "kolada", "--base-url", f"{api_server}/kolada"],
+                 ["kolada-groups", "--base-url", f"{api_server}/kolada"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "analysis.cli", "refresh", *args], capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert {p.split("?")[0].split("/")[1] for m, p, _ in api} == {"scb", "kolada"}
 
 
 # ---------------------------------------------------------------- merge into the population table

@@ -65,7 +65,7 @@ def home(raw_dir, processed_dir, tmp_path, monkeypatch):
 
 
 def _synthetic_notebooks(directory):
-    """Parameter-cell-only stand-ins for the six report notebooks (plan() reads nothing else)."""
+    """Parameter-cell-only stand-ins for the seven report notebooks (plan() reads nothing else)."""
     cells = {
         "01_sources_and_coverage": "",
         "02_ledger_deep_dive": 'kommunkod: str = "1880"  # municipality\nperiod: str = "2016-03"  # month',
@@ -73,6 +73,7 @@ def _synthetic_notebooks(directory):
         "04_cooperation_comparison": 'lens: str = "procurement"  # lens\nyear: int = 2021  # year\nconfirmed_only: bool = False  # switch',
         "05_region_report": 'lan_kod: str = "01"  # län',
         "06_municipality_profile": 'kommunkod: str = "0180"  # municipality',
+        "07_before_after_joining": 'outcome: str = "activity_all"  # outcome',
     }
     directory.mkdir()
     for stem, source in cells.items():
@@ -88,13 +89,13 @@ def _synthetic_notebooks(directory):
 def test_plan_default_all_and_selection(home, tmp_path):
     nbs = _synthetic_notebooks(tmp_path / "synthetic_notebooks")
     default = render.plan(notebooks_dir=nbs)
-    assert [j.group for j in default].count("national") == 4
+    assert [j.group for j in default].count("national") == 5
     regions = [j for j in default if j.group == "region"]
     assert len(regions) == 21 and regions[0].parameters == {"lan_kod": "01"}
     assert regions[0].html_relpath == "region/01-stockholms-lan.html"
     everything = render.plan(all_reports=True, notebooks_dir=nbs)
     ledger_months = render_validate.ledger_months()
-    assert len(everything) == 4 + 21 + 290 + sum(len(m) for m in ledger_months.values())
+    assert len(everything) == 5 + 21 + 290 + sum(len(m) for m in ledger_months.values())
     profile = next(j for j in everything if j.parameters.get("kommunkod") == "0114")
     assert profile.html_relpath == "municipality/0114-upplands-vasby.html"
     assert isinstance(profile.parameters["kommunkod"], str)

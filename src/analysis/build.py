@@ -43,11 +43,21 @@ def cooperation_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     return run(raw_dir, out_dir)
 
 
+def panel_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
+    from .panel import panel_stage as run
+
+    tables = run(raw_dir, out_dir)
+    from .event_study import before_after_stage
+
+    return {**tables, **before_after_stage(tables["procurement_panel"], out_dir)}
+
+
 STAGES: dict[str, Stage] = {
     "reference": reference_stage,
     "ledgers": ledgers_stage,
     "it_spend": it_spend_stage,  # reads ledger.parquet: keep after "ledgers"
     "cooperation": cooperation_stage,  # reads procurement_it.parquet: keep after "it_spend"
+    "panel": panel_stage,  # multi-year procurement lens + before/after joining; reads reference tables
 }
 
 

@@ -116,7 +116,7 @@ def params(
 
 refresh_app = typer.Typer(
     no_args_is_help=True,
-    help="Fetch newer data online (SCB, Kolada) into data/raw/ with a manifest record; see docs/refresh.md.",
+    help="Fetch newer data online (SCB, Kolada, TED, Upphandlingsmyndigheten) into data/raw/ with a manifest record; see docs/refresh.md.",
 )
 app.add_typer(refresh_app, name="refresh")
 
@@ -125,21 +125,48 @@ app.add_typer(refresh_app, name="refresh")
 def refresh_population(
     from_year: Annotated[int, typer.Option(help="First year to fetch (31 December population); default 2021.")] = 2021,
     source: Annotated[
-        str, typer.Option(help="'scb' (PxWeb table BE0101N1, preferred by the build) or 'kolada' (KPI N01951).")
+        str, typer.Option(help="'scb' (PxWeb v1 BE0101N1, preferred by the build), 'scb-v2' (PxWebApi 2.0 TAB638) or 'kolada' (KPI N01951).")
     ] = "scb",
+    base_url: Annotated[
+        str | None, typer.Option(help="Prefix replacing the publisher's API base for --source (a mirror or a local server).")
+    ] = None,
 ) -> None:
     """Fetch municipal population for --from-year onward; the next build adds those years."""
     from .refresh import refresh_population as run
 
+    if base_url:
+        env = {"scb": "KOMMUN_IT_SCB_API", "scb-v2": "KOMMUN_IT_SCB_V2_API", "kolada": "KOMMUN_IT_KOLADA_API"}.get(source)
+        if env:
+            os.environ[env] = base_url
     typer.echo(run(source=source, from_year=from_year).summary)
 
 
 @refresh_app.command("kolada-groups")
-def refresh_kolada_groups() -> None:
+def refresh_kolada_groups(
+    base_url: Annotated[
+        str | None, typer.Option(help="Prefix replacing https://api.kolada.se/v3 (a mirror or a local server).")
+    ] = None,
+) -> None:
     """Fetch Kolada's municipality groups, incl. SKR kommungrupp 2023, into data/raw/kolada-groups-refresh/."""
     from .refresh import refresh_kolada_groups as run
 
+    if base_url:
+        os.environ["KOMMUN_IT_KOLADA_API"] = base_url
     typer.echo(run().summary)
+
+
+@refresh_app.command("procurement")
+def refresh_procurement(
+    source: Annotated[str, typer.Option(help="'ted' (bulk CSV 2006-2023), 'ted-api' (Search API v3, 2024-) or 'uhm'.")],
+    years: Annotated[str, typer.Option(help="Years, e.g. 2006-2023, 2024- (to this year) or 2022.")],
+    base_url: Annotated[
+        str | None, typer.Option(help="Prefix replacing the publisher's (a mirror or a local test server).")
+    ] = None,
+) -> None:
+    """Fetch procurement data online into data/raw/ (hashed, with a manifest record); see docs/refresh.md."""
+    from .sources.cli import refresh_procurement as run
+
+    typer.echo(run(source, years, base_url, progress=sys.stderr.isatty()))
 
 
 @app.command()

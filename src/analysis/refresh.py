@@ -1,8 +1,9 @@
 """Online refresh of population (SCB BE0101N1, Kolada N01951) and Kolada municipality groups.
 
 The mirrored population file stops at 2020. `kommun-it refresh population` asks SCB's PxWeb API v1
-(table BefolkningNy, contents code BE0101N1: population 31 December) or Kolada's v3 API (KPI N01951
-"Invånare totalt, antal") for the later years, and `kommun-it refresh kolada-groups` fetches Kolada's
+(table BefolkningNy, contents code BE0101N1: population 31 December), SCB's PxWebApi 2.0 (table TAB638,
+`--source scb-v2`, see `analysis.sources.scb`) or Kolada's v3 API (KPI N01951 "Invånare totalt, antal";
+paging in `analysis.sources.kolada`: `next_url`, else `next_page`) for the later years, and `kommun-it refresh kolada-groups` fetches Kolada's
 municipality groups (with SKR's kommungrupp 2023). Each writes the answer, as received or (for paged
 Kolada answers) as the concatenation of its pages, into `data/raw/<source id>/` and a manifest record
 (id, title, publisher, licence, attribution, query URL, date accessed, size, sha256) into the git-ignored
@@ -29,6 +30,7 @@ import yaml
 
 from . import config
 from .errors import UserError
+from .sources.kolada import member
 
 SCB_API = "https://api.scb.se/OV0104/v1/doris/sv/ssd"
 SCB_TABLE_PATH = "BE/BE0101/BE0101A/BefolkningNy"
@@ -43,6 +45,8 @@ SCB_FIRST_YEAR = 1968
 
 SCB_POPULATION_ID = "scb-be0101n1-refresh"
 SCB_POPULATION_FILE = "BE0101N1.json"
+SCB_V2_POPULATION_ID = "scb-tab638-refresh"
+SCB_V2_POPULATION_FILE = "TAB638_BE0101N1.json"
 KOLADA_POPULATION_ID = "kolada-n01951-refresh"
 KOLADA_POPULATION_FILE = "N01951.json"
 KOLADA_GROUPS_ID = "kolada-groups-refresh"
@@ -216,21 +220,13 @@ def fetch_scb_population(
 
 
 def kolada_pages(session: requests.Session, url: str, what: str, params: dict | None = None) -> list[dict]:
-    """GET a Kolada list endpoint and follow `next_page` until it is empty; return all `values`."""
-    values: list[dict] = []
-    seen: set[str] = set()
-    next_url: str | None = url
-    while next_url:
-        if next_url in seen or len(seen) >= MAX_PAGES:
-            raise _shape_error(what, next_url, "next_page repeats or never ends")
-        seen.add(next_url)
-        resp = _request(session, "GET", next_url, what, params=params if next_url == url else None)
-        doc = _json(resp.content, next_url, what)
-        if not isinstance(doc, dict) or not isinstance(doc.get("values"), list):
-            raise _shape_error(what, next_url, "no 'values' list")
-        values.extend(doc["values"])
-        next_url = doc.get("next_page") or None
-    return values
+    """GET a Kolada list endpoint and follow `next_url` (v3; else `next_page`) to the end; return all `values`."""
+    from .sources.kolada import pages
+
+    def get_json(page_url: str, page_params: dict | None):
+        return _json(_request(session, "GET", page_url, what, params=page_params).content, page_url, what)
+
+    return pages(get_json, url, what, params)
 
 
 def kolada_document(values: list[dict]) -> bytes:
@@ -280,7 +276,7 @@ def fetch_kolada_population(from_year: int, session: requests.Session) -> tuple[
 
 
 def parse_kolada_groups(doc: dict, where: str) -> pd.DataFrame:
-    """Kolada municipality groups → one row per group member: group_id, group_title, member_id, member_title."""
+    """Kolada municipality groups (members as {member_id, member_title}, or {id, title} in older answers) → one row per group member: group_id, group_title, member_id, member_title."""
     what = "kolada-groups"
     values = doc.get("values") if isinstance(doc, dict) else None
     if not isinstance(values, list):
@@ -290,9 +286,10 @@ def parse_kolada_groups(doc: dict, where: str) -> pd.DataFrame:
         if not isinstance(grp, dict) or not {"id", "title", "members"} <= grp.keys():
             raise _shape_error(what, where, f"group {i} lacks id/title/members")
         for m in grp["members"] or []:
-            if not isinstance(m, dict) or not isinstance(m.get("id"), str) or "title" not in m:
-                raise _shape_error(what, where, f"group {grp['id']}: member {m!r} is not {{id, title}}")
-            rows.append((grp["id"], grp["title"], m["id"], m["title"]))
+            pair = member(m)
+            if pair is None:
+                raise _shape_error(what, where, f"group {grp['id']}: member {m!r} is neither {{member_id, member_title}} nor {{id, title}}")
+            rows.append((grp["id"], grp["title"], *pair))
     return pd.DataFrame(rows, columns=["group_id", "group_title", "member_id", "member_title"])
 
 
@@ -394,13 +391,36 @@ def refresh_population(
     today: Callable[[], dt.date] = dt.date.today,
 ) -> RefreshResult:
     """Fetch population 31 December for from_year onward from SCB or Kolada into data/raw/."""
-    if source not in ("scb", "kolada"):
-        raise UserError(f"--source {source!r}: must be 'scb' or 'kolada'")
+    if source not in ("scb", "scb-v2", "kolada"):
+        raise UserError(f"--source {source!r}: must be 'scb', 'scb-v2' or 'kolada'")
     _check_years(from_year, SCB_FIRST_YEAR)
     raw = raw_dir or config.raw_dir()
     codes = _kommunkoder(raw)
     session = session or requests.Session()
-    if source == "scb":
+    if source == "scb-v2":
+        from .sources import scb as scb2
+
+        meta_url = scb2.metadata_url()
+        offered = scb2.years_offered(_json(_request(session, "GET", meta_url, "population").content, meta_url, "population"), meta_url)
+        years = [y for y in offered if y >= from_year]
+        if not years:
+            raise UserError(f"refresh population: SCB offers no year >= {from_year} in {meta_url}")
+        url = scb2.data_url(years)
+        body = _request(session, "GET", url, "population").content
+        pop = scb2.parse_population(_json(body, url, "population"), url)
+        sid, name = SCB_V2_POPULATION_ID, SCB_V2_POPULATION_FILE
+        record = {
+            "id": sid,
+            "title": "Population by municipality 31 December {span} (TAB638, BE0101N1)",
+            "publisher": "Statistics Sweden (SCB)",
+            "licence": "CC0 1.0 (SCB open data)",
+            "attribution": "Källa: SCB, TAB638 Folkmängden efter region, civilstånd, ålder och kön (BE0101N1)",
+            "url": "https://www.statistikdatabasen.scb.se/pxweb/sv/ssd/START__BE__BE0101__BE0101A/BefolkningNy/",
+            "query_url": url,
+            "query_method": "GET",
+            "notes": "PxWebApi 2.0 json-stat2 answer as received; civilstånd, ålder and kön eliminated (totals).",
+        }
+    elif source == "scb":
         body, url, query, _ = fetch_scb_population(codes, from_year, session)
         pop = parse_jsonstat2_population(_json(body, url, "population"), url)
         sid, name = SCB_POPULATION_ID, SCB_POPULATION_FILE
@@ -513,7 +533,7 @@ def municipality_rows(pop: pd.DataFrame, kommunkoder: list[str], where: str, sou
 
 
 def refreshed_population(kommunkoder: list[str], raw_dir: Path, after_year: int) -> pd.DataFrame:
-    """Population for years after after_year from refreshed raw files, SCB preferred over Kolada per year.
+    """Population for years after after_year from refreshed raw files, SCB (v1, then v2) preferred over Kolada per year.
 
     Columns kommunkod, year, population, source_id; empty when no refresh exists.
     """
@@ -523,6 +543,14 @@ def refreshed_population(kommunkoder: list[str], raw_dir: Path, after_year: int)
         scb = parse_jsonstat2_population(_read_json(scb_path), str(scb_path))
         scb = municipality_rows(scb, kommunkoder, str(scb_path), "scb")
         frames.append(scb.assign(source_id=SCB_POPULATION_ID))
+    v2_path = raw_dir / SCB_V2_POPULATION_ID / SCB_V2_POPULATION_FILE
+    if v2_path.exists():
+        from .sources import scb as scb2
+
+        v2 = scb2.parse_population(_read_json(v2_path), str(v2_path))
+        v2 = municipality_rows(v2, kommunkoder, str(v2_path), "scb")
+        taken = {y for f in frames for y in f["year"]}
+        frames.append(v2[~v2["year"].isin(taken)].assign(source_id=SCB_V2_POPULATION_ID))
     kolada_path = raw_dir / KOLADA_POPULATION_ID / KOLADA_POPULATION_FILE
     if kolada_path.exists():
         kol = parse_kolada_population(_read_json(kolada_path), str(kolada_path))

@@ -42,6 +42,7 @@ NATIONAL = {
     "02_ledger_deep_dive": "Supplier ledger deep dive",
     "03_national_it_picture": "The national IT picture",
     "04_cooperation_comparison": "Do cooperating municipalities spend less on IT?",
+    "07_before_after_joining": "Before and after joining a cooperation",
 }
 REGION_NOTEBOOK = "05_region_report"
 MUNICIPALITY_NOTEBOOK = "06_municipality_profile"

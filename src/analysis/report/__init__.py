@@ -5,6 +5,7 @@ report is computed here from the processed tables and every raw-data name is HTM
 """
 
 from . import data, figures, findings, maps
+from . import panel
 from .caveats import caveats
 from . import display
 from .display import (
@@ -23,6 +24,11 @@ from .links import ledger_deep_dives
 from .params import validate_params
 
 __all__ = [
+<<<<<<< HEAD
     "answer", "attribution", "cannot_show", "ledger_deep_dives", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
     "notice", "output_dir", "save_figure", "show_table", "validate_params",
+=======
+    "answer", "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
+    "notice", "output_dir", "panel", "save_figure", "show_table", "validate_params",
+>>>>>>> issue-14
 ]

@@ -76,6 +76,7 @@ CHECKS = {
     "trim_top_share": _flag("trim_top_share"),
     "unknown_as_nonmember": _flag("unknown_as_nonmember"),
     "exclude_hosts": _flag("exclude_hosts"),
+    "outcome": _choice("outcome", ("activity_all", "it_procurements", "ted_it_procurements")),  # before/after joining
 }
 
 
