@@ -1,4 +1,4 @@
-"""Kolada v3 and SCB PxWebApi 2.0 clients against REAL recorded responses (tests/fixtures/recorded/real/)."""
+"""Kolada v3 and SCB PxWebApi 2.0 clients against REAL recorded responses (../shared/data/recorded/)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import requests
 
-from analysis import refresh
+from analysis import config, refresh
 from analysis.errors import UserError
 from analysis.sources import kolada, scb
 
-REAL = Path(__file__).parent / "fixtures" / "recorded" / "real"
+REAL = config.PROJECT_ROOT.parent / "shared" / "data" / "recorded"  # real responses, beside the project like the mirror
 
 
 def real(name: str):

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis import config
 from analysis.errors import UserError
 from analysis.sources import http as shttp
 from analysis.sources import ted, ted_api, uhm
@@ -237,7 +238,8 @@ def test_ted_years_outside_bulk_range_point_to_the_api(tmp_path):
 
 
 def test_ted_api_follows_iteration_tokens_on_the_recorded_answer(routes, server, tmp_path):
-    real = json.loads((RECORDED / "real" / "ted_api_v3_search_response.json").read_text(encoding="utf-8"))
+    shared = config.PROJECT_ROOT.parent / "shared" / "data" / "recorded"
+    real = json.loads((shared / "ted_api_v3_search_response.json").read_text(encoding="utf-8"))
     first = dict(real, iterationNextToken="tok-1")
     pages = iter([first, dict(real, notices=[], iterationNextToken=None)])
     routes["/v3/notices/search"] = lambda h, b: (200, {"Content-Type": "application/json"}, json.dumps(next(pages)).encode())
@@ -335,7 +337,7 @@ def test_refresh_then_build_gives_a_multi_year_lens(routes, server, ted_zip, raw
     """refresh (SYNTHETIC TED 2019 from the loopback server) → build panel: TED years join BDF and 2021."""
     import shutil
 
-    from analysis import build
+    from analysis import config, build
 
     raw = tmp_path / "raw"
     raw.mkdir()
