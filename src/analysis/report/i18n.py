@@ -44,14 +44,38 @@ def t(key: str, lang: str, **fields) -> str:
 
 
 def text(english: str, lang: str) -> str:
-    """English prose in `lang`: the catalogue's Swedish for it, else the English unchanged."""
+    """English prose in `lang`: the catalogue's Swedish for it, else the English unchanged.
+
+    Entries with {fields} match prose built with values ("Advertised IT contracts {year}"), the values
+    carried over into the Swedish.
+    """
     if lang == "en" or english is None:
         return english
-    return catalogue()["text"].get(english.strip(), english)
+    key = english.strip()
+    found = catalogue()["text"].get(key)
+    if found is not None:
+        return found
+    for pattern, swedish in _patterns():
+        m = pattern.fullmatch(key)
+        if m:
+            return swedish.format(**m.groupdict())
+    return english
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> list[tuple[re.Pattern, str]]:
+    out = []
+    for english, swedish in catalogue()["text"].items():
+        if "{" in english:
+            parts = re.split(r"{(\w+)}", english)
+            regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+            out.append((re.compile(regex, re.S), swedish))
+    return out
 
 
 def has_text(english: str) -> bool:
-    return english.strip() in catalogue()["text"]
+    key = english.strip()
+    return key in catalogue()["text"] or any(p.fullmatch(key) for p, _ in _patterns())
 
 
 def column(name: str, lang: str) -> str:
