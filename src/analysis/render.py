@@ -281,7 +281,7 @@ def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
-_REPRODUCE = re.compile(r"<section class='reproduce'>.*?</section>", re.S)
+_REPRODUCE = re.compile(r"<section class=[\"']reproduce[\"']>.*?</section>", re.S)
 
 
 def _to_html(nb, title: str, lang: str = "en", other_page: str | None = None) -> str:

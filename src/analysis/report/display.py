@@ -221,14 +221,15 @@ def readable(df: pd.DataFrame, lang: str) -> pd.DataFrame:
         elif pd.api.types.is_bool_dtype(series):
             out[col] = [i18n.value("bool", str(bool(v)), lang) for v in series]
         elif col == "p_value":
-            out[col] = [i18n.p_value(v, lang).removeprefix("p = ") for v in series]
+            out[col] = [i18n.p_value(v, lang).removeprefix("p = ").replace(" ", "\xa0") for v in series]
         elif col in ("year", "population_year", "kommunkod", "lan_kod") or col.endswith("_year"):
             out[col] = ["–" if pd.isna(v) else str(int(v)) if isinstance(v, (int, float)) else str(v) for v in series]
         elif pd.api.types.is_numeric_dtype(series):
             out[col] = [i18n.smart(v, lang) for v in series]
         else:
-            out[col] = [("–" if v is None or (isinstance(v, float) and pd.isna(v)) else i18n.text(str(v), lang)
-                         if col in ("unit", "note") else str(v)) for v in series]
+            out[col] = [("–" if v is None or (isinstance(v, float) and pd.isna(v)) else
+                         i18n.data_text(str(v), lang) if col in ("note", "reason") else
+                         i18n.text(str(v), lang) if col == "unit" else str(v)) for v in series]
     out.columns = [i18n.column(c, lang) for c in out.columns]
     return out
 

@@ -124,5 +124,6 @@ def add_title_and_source(fig, caption: str | None, source: str | None) -> None:
     axes = fig.get_axes()
     if caption and axes and not axes[0].get_title() and not fig._suptitle:
         axes[0].set_title(caption.rstrip("."), fontsize=11, loc="left", wrap=True)
-    if source:
-        fig.text(0.01, -0.01, source, fontsize=7, color="#444444", ha="left", va="top")
+    if source and axes:
+        axes[0].annotate(source, xy=(0, 0), xycoords="axes fraction", xytext=(0, -38), textcoords="offset points",
+                         fontsize=7, color="#444444", ha="left", va="top")

@@ -73,6 +73,27 @@ def _patterns() -> list[tuple[re.Pattern, str]]:
     return out
 
 
+def data_text(raw: str, lang: str) -> str:
+    """A note written by the build (English, sometimes with code names) in plain words, in `lang`.
+
+    Entries of the catalogue's `data_text` section may hold {fields}; text without an entry is left as it is.
+    """
+    if raw is None:
+        return raw
+    entries = catalogue().get("data_text", {})
+    key = raw.strip()
+    if key in entries:
+        return entries[key][check_lang(lang)]
+    for english, entry in entries.items():
+        if "{" in english:
+            parts = re.split(r"{(\w+)}", english)
+            regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+            m = re.fullmatch(regex, key, re.S)
+            if m:
+                return entry[check_lang(lang)].format(**m.groupdict())
+    return raw
+
+
 def has_text(english: str) -> bool:
     key = english.strip()
     return key in catalogue()["text"] or any(p.fullmatch(key) for p, _ in _patterns())

@@ -14,6 +14,7 @@ table, no CDN) and every name from the data is escaped. Layout of the output dir
 from __future__ import annotations
 
 import html
+import io
 import json
 import sys
 from pathlib import Path
@@ -134,8 +135,9 @@ def country_table(site: Site, lang: str, root: str) -> str:
     """The searchable, sortable table of all 290 municipalities (rows link to the profiles)."""
     heads = [("name", "text"), ("lan_name", "text"), ("kommungrupp_2023", "text"), ("population", "num"),
              ("per_inhabitant", "num"), ("framework_per_inhabitant", "num"), ("cooperations", "text")]
-    th = "".join(f"<th data-type='{kind}' scope='col'><button class='sort' type='button'>{esc(i18n.column(c, lang))}"
-                 f"</button></th>" for c, kind in heads)
+    labels = {"per_inhabitant": i18n.t("site.col_value", lang), "framework_per_inhabitant": i18n.t("site.col_framework", lang)}
+    th = "".join(f"<th data-type='{kind}' scope='col'><button class='sort' type='button'>"
+                 f"{esc(labels.get(c) or i18n.column(c, lang))}</button></th>" for c, kind in heads)
     rows = []
     for _, r in site.per_inh.iterrows():
         code = r["kommunkod"]
@@ -211,15 +213,15 @@ def _reports_list(out_dir: Path, lang: str, root: str) -> str:
 
 def landing(site: Site, out_dir: Path, lang: str, root: str, other: str | None) -> str:
     """The landing page: question, answer, map, the country table, reports, methods and downloads."""
-    answer = " ".join(answer_sentences(site, lang))
+    verdict, *context = answer_sentences(site, lang)
     figure = ""
     if (out_dir / "site" / f"map-{lang}.png").is_file():
         alt = i18n.t("site.map_caption", lang, year=site.year)
         figure = (f"<figure><img src='{root}site/map-{lang}.png' alt='{esc(alt)}' width='{site.map_width}'>"
                   f"<figcaption>{esc(alt)} <a href='{root}site/map.csv' download>CSV</a> · "
                   f"<a href='{root}site/map-{lang}.png' download>{i18n.t('page.image', lang)}</a></figcaption></figure>")
-    body = (f"<h1>{i18n.t('site.question', lang)}</h1><p class='answer'>{esc(answer)}</p>"
-            f"<p>{i18n.t('site.intro', lang)}</p>"
+    body = (f"<h1>{i18n.t('site.question', lang)}</h1><p class='answer'><strong>{esc(verdict)}</strong></p>"
+            f"<p>{esc(' '.join(context))}</p><p>{i18n.t('site.intro', lang)}</p>"
             f"<h2>{i18n.t('site.map_heading', lang)}</h2>{figure}"
             f"<h2>{i18n.t('site.table_heading', lang)}</h2>{country_table(site, lang, root)}"
             f"<h2>{i18n.t('site.reports_heading', lang)}</h2>{_reports_list(out_dir, lang, root)}"
@@ -425,6 +427,8 @@ def _write(path: Path, text: str) -> None:
 
 def draw_map(site: Site, out_dir: Path, langs) -> None:
     """The landing page's national map (reported value per inhabitant, states apart) in each language."""
+    import matplotlib.pyplot as plt
+
     from . import figures, maps
 
     folder = out_dir / "site"
@@ -432,15 +436,9 @@ def draw_map(site: Site, out_dir: Path, langs) -> None:
     title = f"Advertised IT contracts per inhabitant, {site.year}"
     fig, plotted = maps.choropleth(site.per_inh, "per_inhabitant", title, "SEK per inhabitant", state="value_state")
     figures.add_title_and_source(fig, None, i18n.t("site.map_source", "en"))
-    source = fig.texts[-1]
     _write_csvs(plotted, folder / "map.csv")
-    import io
-
-    import matplotlib.pyplot as plt
-
     for lang in langs:
         figures.localize(fig, lang)
-        source.set_text(i18n.t("site.map_source", lang))
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=200, bbox_inches="tight", metadata={"Software": None})
         (folder / f"map-{lang}.png").write_bytes(buf.getvalue())

