@@ -121,7 +121,8 @@ def test_header_shows_parameters_code_version_and_hashes(env, synthetic_home):
     from analysis.provenance import sha256_file
 
     html = report.header("Municipality profile", {"kommunkod": "0180"}).data
-    assert "Municipality profile" in html and "kommunkod" in html and "&#x27;0180&#x27;" in html
+    assert "Municipality profile" in html and "kommunkod" in html and "<td>0180</td>" in html
+    assert "<h2>Reproduce this</h2>" in html and "<h2>Gör om det här</h2>" in html
     assert re.search(r"Code version: <code>0\.1\.0", html)
     assert sha256_file(synthetic_home / "data" / "processed" / "municipalities.parquet") in html
     assert "orebro-ledger-2016-03/Orebro.2016-03.xlsx" in html

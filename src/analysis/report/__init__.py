@@ -4,7 +4,7 @@ Notebooks call only these functions (plus the table views in `report.data`), so 
 report is computed here from the processed tables and every raw-data name is HTML-escaped on display.
 """
 
-from . import data, figures, findings, maps
+from . import data, figures, findings, i18n
 from .caveats import caveats
 from . import display
 from .display import (
@@ -21,7 +21,18 @@ from .display import (
 )
 from .params import validate_params
 
+
+
+def __getattr__(name: str):
+    """`report.maps` is imported on first use: geopandas is only needed by reports that draw a map."""
+    if name == "maps":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.maps")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "answer", "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
+    "answer", "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "i18n", "key_findings", "maps",
     "notice", "output_dir", "save_figure", "show_table", "validate_params",
 ]

@@ -221,7 +221,7 @@ def readable(df: pd.DataFrame, lang: str) -> pd.DataFrame:
         elif pd.api.types.is_bool_dtype(series):
             out[col] = [i18n.value("bool", str(bool(v)), lang) for v in series]
         elif col == "p_value":
-            out[col] = [i18n.p_value(v, lang).removeprefix("p = ").replace(" ", "\xa0") for v in series]
+            out[col] = [i18n.p_value(v, lang).removeprefix("p = ").removeprefix("p ").replace(" ", "\xa0") for v in series]
         elif col in ("year", "population_year", "kommunkod", "lan_kod") or col.endswith("_year"):
             out[col] = ["–" if pd.isna(v) else str(int(v)) if isinstance(v, (int, float)) else str(v) for v in series]
         elif pd.api.types.is_numeric_dtype(series):

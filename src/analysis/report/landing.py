@@ -71,6 +71,24 @@ class Site:
         self.names = dict(zip(self.muni["kommunkod"], self.muni["name"]))
         self.cooperations = self._cooperations()
         self.prov = provenance.provenance({})
+        self.by_code = {name: dict(tuple(frame.groupby("kommunkod", sort=False))) for name, frame in (
+            ("spend", self.spend), ("memberships", self.memberships), ("procurements", self.procurements),
+            ("events", self.events), ("cooperations", self.cooperations))}
+        self.coverage_by = self.coverage.set_index("kommunkod")
+        pop = data.latest_population().set_index("kommunkod")
+        self.info = {}
+        for _, m in self.muni.iterrows():
+            code, p = m["kommunkod"], pop.loc[m["kommunkod"]]
+            self.info[code] = pd.Series({
+                "kommunkod": code, "name": m["name"], "lan_kod": m["lan_kod"], "lan_name": m["lan_name"],
+                "kommungrupp_2023": m["kommungrupp_2023"], "population": int(p["population"]),
+                "population_year": int(p["population_year"]), "land_area_km2": float(m["land_area_km2"]),
+                "inhabitants_per_km2": round(int(p["population"]) / float(m["land_area_km2"]), 1)})
+
+    def of(self, name: str, code: str) -> pd.DataFrame:
+        """The rows of one municipality in a frame read once (spend, memberships, procurements, events, cooperations)."""
+        frame = getattr(self, name)
+        return self.by_code[name].get(code, frame.iloc[0:0])
 
     def _cooperations(self) -> pd.DataFrame:
         """Per municipality and cooperation it is a member of (latest year): name, kind, since when."""
@@ -93,8 +111,7 @@ class Site:
         return pd.DataFrame(rows, columns=cols)
 
     def coop_names_of(self, code: str) -> list[str]:
-        sel = self.cooperations[self.cooperations["kommunkod"] == code]
-        return sorted(set(sel["name"]))
+        return sorted(set(self.of("cooperations", code)["name"]))
 
 
 def _page(lang: str, title: str, body: str, root: str, other: str | None, script: str = "") -> str:
@@ -242,9 +259,9 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
 def profile(site: Site, code: str, lang: str, detail: str | None) -> str:
     """One municipality's profile page."""
     name, official = site.names[code], site.official[code]
-    info = data.municipality_profile(code)
-    spend = site.spend[site.spend["kommunkod"] == code]
-    memberships = site.memberships[site.memberships["kommunkod"] == code].sort_values(["cooperation_kind", "year"])
+    info = site.info[code]
+    spend = site.of("spend", code)
+    memberships = site.of("memberships", code).sort_values(["cooperation_kind", "year"])
     sentences = findings.municipality(info, spend, site.per_inh, memberships, lang=lang)
     facts = i18n.t("profile.facts", lang, lan=esc(info["lan_name"]), group=esc(info["kommungrupp_2023"]),
                    population=i18n.integer(info["population"], lang), year=int(info["population_year"]),
@@ -253,7 +270,7 @@ def profile(site: Site, code: str, lang: str, detail: str | None) -> str:
              f"<h2>{i18n.t('page.key_findings', lang)}</h2><ul class='key-findings'>"
              + "".join(f"<li>{esc(s)}</li>" for s in sentences) + "</ul>"]
 
-    proc = site.procurements[site.procurements["kommunkod"] == code].sort_values(["published", "procurement_id"])
+    proc = site.of("procurements", code).sort_values(["published", "procurement_id"])
     parts.append(f"<h2>{i18n.t('profile.procurements', lang, year=site.year)}</h2>")
     if len(proc):
         rows = []
@@ -283,7 +300,7 @@ def profile(site: Site, code: str, lang: str, detail: str | None) -> str:
     else:
         parts.append(f"<p>{i18n.t('profile.no_published', lang)}</p>")
 
-    coops = site.cooperations[site.cooperations["kommunkod"] == code].sort_values("name")
+    coops = site.of("cooperations", code).sort_values("name")
     parts.append(f"<h2>{i18n.t('profile.cooperations', lang)}</h2>")
     if len(coops):
         items = "".join(
@@ -298,13 +315,13 @@ def profile(site: Site, code: str, lang: str, detail: str | None) -> str:
         kinds = ", ".join(i18n.value("cooperation_kind", k, lang) for k in unknown["cooperation_kind"])
         parts.append(f"<p class='muted'>{i18n.t('profile.unknown', lang, kinds=esc(kinds))}</p>")
 
-    cov = site.coverage.set_index("kommunkod").loc[code]
+    cov = site.coverage_by.loc[code]
     missing = [i18n.value("lens", lens, lang) for lens in LENSES if not bool(cov[lens])]
     parts.append(f"<h2>{i18n.t('profile.lenses', lang)}</h2><p>"
                  + (i18n.t("profile.lenses_missing", lang, lenses=esc(", ".join(missing))) if missing
                     else i18n.t("profile.lenses_all", lang)) + "</p>")
 
-    ev = site.events[site.events["kommunkod"] == code]
+    ev = site.of("events", code)
     if len(ev):
         items = []
         for _, e in ev.iterrows():
