@@ -100,14 +100,14 @@ def test_plan_default_all_and_selection(home, tmp_path):
     assert isinstance(profile.parameters["kommunkod"], str)
     only = render.plan(municipalities=["1880"], notebooks_dir=nbs)
     assert [(j.group, j.parameters) for j in only] == [("municipality", {"kommunkod": "1880"})]
-    assert only[0].html_relpath == "municipality/1880-orebro.html"
+    assert only[0].html_relpath == "sv/municipality/1880-orebro.html"
 
 
 def test_plan_params_are_typed_by_the_notebook(home, tmp_path):
     nbs = _synthetic_notebooks(tmp_path / "synthetic_notebooks")
     jobs = render.plan(notebooks=["03", "04"], params={"year": "2020", "confirmed_only": "true"}, notebooks_dir=nbs)
     assert [j.parameters for j in jobs] == [{"year": 2020}, {"year": 2020, "confirmed_only": True}]
-    assert jobs[0].html_relpath == "national/03_national_it_picture--year-2020.html"
+    assert jobs[0].html_relpath == "sv/national/03_national_it_picture--year-2020.html"
 
 
 @pytest.mark.parametrize(

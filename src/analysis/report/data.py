@@ -71,6 +71,14 @@ def municipality_name(kommunkod: str) -> str:
     return str(m.loc[kommunkod, "name"])
 
 
+def official_name(kommunkod: str) -> str:
+    """The official Swedish name ('Norrköpings kommun', 'Göteborgs Stad'); '<name> kommun' on older builds."""
+    m = municipalities().set_index("kommunkod")
+    if "official_name" in m.columns:
+        return str(m.loc[kommunkod, "official_name"])
+    return f"{m.loc[kommunkod, 'name']} kommun"
+
+
 def lan_name(lan_kod: str) -> str:
     m = municipalities()
     return str(m.loc[m["lan_kod"] == lan_kod, "lan_name"].iloc[0])

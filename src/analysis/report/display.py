@@ -149,11 +149,11 @@ def _param_value(name: str, value, lang: str) -> str:
 
 
 def _place_names(params: dict) -> dict[str, str]:
-    from .data import lan_name, municipality_name
+    from .data import lan_name, official_name
 
     names = {}
     if "kommunkod" in params:
-        names["kommun_name"] = municipality_name(params["kommunkod"])
+        names["kommun_name"] = official_name(params["kommunkod"])
     if "lan_kod" in params:
         names["lan_name"] = lan_name(params["lan_kod"])
     return names

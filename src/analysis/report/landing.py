@@ -71,7 +71,8 @@ class Site:
         self.names = dict(zip(self.muni["kommunkod"], self.muni["name"]))
         self.cooperations = self._cooperations()
         self.prov = provenance.provenance({})
-        self.by_code = {name: dict(tuple(frame.groupby("kommunkod", sort=False))) for name, frame in (
+        self.by_code = {name: dict(tuple(frame.groupby("kommunkod", sort=False))) if "kommunkod" in frame else {}
+                        for name, frame in (
             ("spend", self.spend), ("memberships", self.memberships), ("procurements", self.procurements),
             ("events", self.events), ("cooperations", self.cooperations))}
         self.coverage_by = self.coverage.set_index("kommunkod")
@@ -270,9 +271,10 @@ def profile(site: Site, code: str, lang: str, detail: str | None) -> str:
              f"<h2>{i18n.t('page.key_findings', lang)}</h2><ul class='key-findings'>"
              + "".join(f"<li>{esc(s)}</li>" for s in sentences) + "</ul>"]
 
-    proc = site.of("procurements", code).sort_values(["published", "procurement_id"])
+    proc = site.of("procurements", code)
     parts.append(f"<h2>{i18n.t('profile.procurements', lang, year=site.year)}</h2>")
     if len(proc):
+        proc = proc.sort_values(["published", "procurement_id"])
         rows = []
         for _, p in proc.iterrows():
             value = (i18n.number(p["contracted_value_sek"], lang) if p["has_value"]
