@@ -216,8 +216,8 @@ def readable(df: pd.DataFrame, lang: str) -> pd.DataFrame:
         series = out[col]
         if col in coded:
             out[col] = [("–" if pd.isna(v) else i18n.value(col, v, lang)) for v in series]
-        elif col == "cooperation_kind" or col == "lens":
-            out[col] = [i18n.value(col, v, lang) for v in series]
+        elif col == "fact":
+            out[col] = [i18n.column(str(v), lang) for v in series]
         elif pd.api.types.is_bool_dtype(series):
             out[col] = [i18n.value("bool", str(bool(v)), lang) for v in series]
         elif col == "p_value":

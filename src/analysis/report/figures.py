@@ -52,7 +52,7 @@ def bar_by_name(data: pd.DataFrame, label: str, value: str, xlabel: str, highlig
         return None, data[[label, value]]
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.28 * len(data) + 1)))
     colors = ["#d62728" if highlight is not None and n == highlight else "#1f77b4" for n in data[label]]
-    ax.barh(data[label].astype(str), data[value], color=colors)
+    ax.barh([i18n.value(label, v, "en") for v in data[label].astype(str)], data[value], color=colors)
     ax.invert_yaxis()
     if reference is not None:
         ax.axvline(reference, color="#333333", linestyle="--", linewidth=1, label=reference_label)
@@ -91,7 +91,7 @@ def localize_label(english: str, lang: str) -> str:
         return english
     if i18n.has_text(english) or i18n.text(english, lang) != english:
         return i18n.text(english, lang)
-    for kind in ("value_state", "framework_state", "variant", "cooperation_kind", "lens"):
+    for kind in ("value_state", "framework_state", "variant", "cooperation_kind", "lens", "category"):
         for code, entry in i18n.catalogue()["values"].get(kind, {}).items():
             if entry["en"] == english:
                 return entry[lang]

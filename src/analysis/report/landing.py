@@ -286,7 +286,7 @@ def profile(site: Site, code: str, lang: str, detail: str | None) -> str:
                          esc(p["published"] or "–")])
         heads = [i18n.t(k, lang) for k in ("profile.col_title", "profile.col_cpv", "profile.col_value",
                                             "profile.col_type", "profile.col_published")]
-        parts.append(_table(heads, rows, numeric={2}) + f"<p class='table-note'>{i18n.t('profile.procurements_note', lang)}</p>")
+        parts.append(_table(heads, rows, numeric={2, 4}) + f"<p class='table-note'>{i18n.t('profile.procurements_note', lang)}</p>")
     else:
         parts.append(f"<p>{i18n.t('profile.no_procurements', lang, year=site.year)}</p>")
 
@@ -294,7 +294,8 @@ def profile(site: Site, code: str, lang: str, detail: str | None) -> str:
     ledger = spend[(spend["lens"] == "ledger") & (spend["category"] == "all") & (spend["measure"] == "it_spend_sek")]
     parts.append(f"<h2>{i18n.t('profile.published', lang)}</h2>")
     if len(published) or len(ledger):
-        rows = [[str(int(r["year"])), esc(i18n.value("measure", r["measure"], lang)),
+        rows = [[str(int(r["year"])), esc(i18n.value("measure", r["measure"], lang)
+                                          + ("" if r["lens"] != "ledger" else f" ({i18n.value('method', r['method'], lang)})")),
                  esc(findings.published_value(r, lang)), esc(i18n.value("lens", r["lens"], lang))]
                 for _, r in pd.concat([published, ledger]).iterrows()]
         heads = [i18n.column(c, lang) for c in ("year", "measure", "value", "lens")]
