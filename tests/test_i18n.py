@@ -82,3 +82,23 @@ def test_chart_text_is_localized(lang):
 
     assert figures.localize_label("up to 1,234 (45)", "sv") == "upp till 1\xa0234 (45)"
     assert figures.localize_label("SEK per inhabitant", lang) == i18n.text("SEK per inhabitant", lang)
+
+
+def test_the_most_specific_catalogue_pattern_wins():
+    assert i18n.text("Advertised IT contracts per inhabitant, municipalities of the län, 2021.", "sv") == (
+        "Annonserade IT-kontrakt per invånare, länets kommuner, 2021.")
+    assert i18n.text("Advertised IT contracts per inhabitant, 2021", "sv") == "Annonserade IT-kontrakt per invånare, 2021"
+
+
+def test_notebook_captions_titles_and_sources_have_swedish():
+    """Every caption, chart title and source line a notebook passes has its Swedish (f-string fields filled in)."""
+    literal = re.compile(r'(?:caption=|source=|report\.download\([^,]+, [^,]+, |report\.maps\.choropleth\([^,]+, [^,]+, )'
+                         r'(f?)"([^"]+)"')
+    missing = []
+    for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for is_f, text in literal.findall(cell.source) if cell.cell_type == "code" else []:
+                sample = re.sub(r"{[^}]+}", "Stockholms län" if "lan_name" in text else "2021", text) if is_f else text
+                if not i18n.has_text(sample):
+                    missing.append(f"{path.name}: {text}")
+    assert not missing, missing

@@ -47,7 +47,7 @@ def text(english: str, lang: str) -> str:
     """English prose in `lang`: the catalogue's Swedish for it, else the English unchanged.
 
     Entries with {fields} match prose built with values ("Advertised IT contracts {year}"), the values
-    carried over into the Swedish.
+    carried over into the Swedish; the entry with the most fixed text wins.
     """
     if lang == "en" or english is None:
         return english
@@ -69,8 +69,8 @@ def _patterns() -> list[tuple[re.Pattern, str]]:
         if "{" in english:
             parts = re.split(r"{(\w+)}", english)
             regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
-            out.append((re.compile(regex, re.S), swedish))
-    return out
+            out.append((len("".join(parts[::2])), re.compile(regex, re.S), swedish))
+    return [(pattern, swedish) for _, pattern, swedish in sorted(out, key=lambda e: -e[0])]
 
 
 def data_text(raw: str, lang: str) -> str:
