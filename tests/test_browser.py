@@ -26,6 +26,8 @@ PAGES = {
     "comparison": "{lang}/national/04_cooperation_comparison.html",
     "region": "{lang}/region/01-stockholms-lan.html",
     "profile": "{lang}/profile/0581-norrkoping.html",
+    "methods": "{lang}/methods.html",
+    "downloads": "{lang}/downloads.html",
 }
 CODE_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b")
 BOOLEAN = re.compile(r"\b(True|False)\b")
