@@ -53,6 +53,7 @@ class Site:
     """The frames every page is made from, read once."""
 
     def __init__(self):
+        self.map_width = 640
         self.year = data.latest_year("procurement")
         self.muni = data.municipalities()
         self.per_inh = data.procurement_per_inhabitant(self.year)
@@ -132,7 +133,7 @@ def _page(lang: str, title: str, body: str, root: str, other: str | None, script
             f"<p class='attribution'>{esc(attribution)}</p>\n{script}</body>\n</html>\n")
 
 
-def _value_cell(row, lang: str, value: str, state: str, per: str) -> tuple[str, str]:
+def _value_cell(row, lang: str, state: str, per: str) -> tuple[str, str]:
     """(sort key, shown text) of a per-inhabitant value in its value state."""
     if row[state] == "reported":
         return f"{row[per]:.4f}", i18n.number(row[per], lang)
@@ -161,8 +162,8 @@ def country_table(site: Site, lang: str, root: str) -> str:
         code = r["kommunkod"]
         official = site.official[code]
         coops = site.coop_names_of(code)
-        v_key, v_text = _value_cell(r, lang, "value_sek", "value_state", "per_inhabitant")
-        f_key, f_text = _value_cell(r, lang, "framework_ceiling_sek", "framework_state", "framework_per_inhabitant")
+        v_key, v_text = _value_cell(r, lang, "value_state", "per_inhabitant")
+        f_key, f_text = _value_cell(r, lang, "framework_state", "framework_per_inhabitant")
         search = " ".join([official, r["name"], r["lan_name"], r["kommungrupp_2023"], code, *coops]).lower()
         rows.append(
             f"<tr data-search='{esc(search)}'><td data-sort='{esc(r['name'])}'>"
@@ -474,7 +475,6 @@ def write_site(out_dir: Path | None = None, langs=i18n.LANGS, progress: bool = F
 
     out_dir = Path(out_dir or config.reports_dir())
     site = Site()
-    site.map_width = 640
     written = []
     if len(site.per_inh):
         draw_map(site, out_dir, langs)
