@@ -375,9 +375,9 @@ def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: 
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """One fresh process per report, forked from a server that has papermill and nbconvert imported."""
+    """One fresh process per report, forked from a server that has papermill and nbconvert imported and warmed up."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["analysis.render", "papermill", "nbconvert"])
+    ctx.set_forkserver_preload(["analysis.render", "analysis.report", "papermill", "nbconvert", "analysis.render_warmup"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1)
 
 
