@@ -1,10 +1,13 @@
 """Benchmark of report rendering (prints figures; asserts nothing).
 
-1. the floor: bare papermill + nbconvert of an empty notebook, run in this process (and, for scale, the
-   same with pandas + matplotlib imported and one plot, the floor of docs/engineering-notes);
-2. one regional report through `analysis.render` (its own worker process, provenance, index);
+1. the floors: bare papermill + nbconvert of an empty notebook, run in this process, and the same with
+   pandas + matplotlib imported and one plot (the one-plot floor every executed report is compared with,
+   target ≤ 1.5×), and that plus `import analysis.report` (what the report package adds to each kernel);
+2. one regional report through `analysis.render` (its own worker process, two pages from one execution);
 3. all 21 regional reports with 2 workers;
-4. with --all: every report (4 national + 21 regional + 290 municipality profiles) with 2 workers.
+4. the site: landing pages, methods, downloads and the 290 profiles in both languages (no notebook runs);
+5. with --all: what `make reports` renders (4 national + 21 regional reports, both languages, and the site),
+   with the number of pages written.
 
 Reports go to benchmarks/out/reports (git-ignored); the real processed data is used.
 Usage: python benchmarks/bench_render.py [--all] [--repeat N]
@@ -29,6 +32,7 @@ OUT = config.PROJECT_ROOT / "benchmarks" / "out" / "reports"
 
 
 PLOT_CELL = "%matplotlib inline\nimport pandas as pd\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
+REPORT_CELL = PLOT_CELL + "\nimport analysis.report"
 
 
 def floor_once(workdir: Path, source: str = "") -> float:
@@ -45,9 +49,9 @@ def floor_once(workdir: Path, source: str = "") -> float:
     return time.perf_counter() - t0
 
 
-def timed_render(jobs: list[render.Job], workers: int) -> tuple[float, list[render.Result]]:
+def timed_render(jobs: list[render.Job], workers: int, site: bool = False) -> tuple[float, list[render.Result]]:
     t0 = time.perf_counter()
-    results = render.render(jobs, out_dir=OUT, workers=workers, timeout=600)
+    results = render.render(jobs, out_dir=OUT, workers=workers, timeout=600, site=site)
     return time.perf_counter() - t0, results
 
 
@@ -56,7 +60,7 @@ def report(label: str, seconds: float, results: list[render.Result], floor: floa
     per = statistics.median(r.seconds for r in results)
     print(
         f"{label:<34} {seconds:8.1f} s total  {len(results):4d} reports  median {per:5.1f} s/report"
-        f" ({per / floor:4.2f}× floor)  wall/report {seconds / len(results):5.2f} s  failed {len(failed)}"
+        f" ({per / floor:4.2f}× one-plot floor)  wall/report {seconds / len(results):5.2f} s  failed {len(failed)}"
     )
     for r in failed:
         print(f"    FAILED {r.job.html_relpath}: {r.error}")
@@ -64,7 +68,7 @@ def report(label: str, seconds: float, results: list[render.Result], floor: floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--all", action="store_true", help="also render all 311 reports once")
+    parser.add_argument("--all", action="store_true", help="also time the whole `make reports` render")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of the floor measurement")
     args = parser.parse_args()
 
@@ -72,21 +76,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         floors = [floor_once(Path(tmp)) for _ in range(args.repeat)]
         plots = [floor_once(Path(tmp), PLOT_CELL) for _ in range(args.repeat)]
-    floor = statistics.median(floors)
-    print(f"{'floor: empty notebook':<34} {floor:8.1f} s (median of {args.repeat}: "
+        imports = [floor_once(Path(tmp), REPORT_CELL) for _ in range(args.repeat)]
+    empty = statistics.median(floors)
+    floor = statistics.median(plots)
+    print(f"{'empty notebook':<34} {empty:8.1f} s (median of {args.repeat}: "
           f"{', '.join(f'{f:.1f}' for f in floors)})")
-    print(f"{'pandas + matplotlib, one plot':<34} {statistics.median(plots):8.1f} s "
-          f"({statistics.median(plots) / floor:4.2f}× floor)")
+    print(f"{'floor: pandas + matplotlib, 1 plot':<34} {floor:8.1f} s ({floor / empty:4.2f}× empty notebook)")
+    print(f"{'  + import analysis.report':<34} {statistics.median(imports):8.1f} s "
+          f"({statistics.median(imports) / floor:4.2f}× floor: the report package adds"
+          f" {statistics.median(imports) - floor:.1f} s per kernel)")
 
     regions = [j for j in render.plan() if j.group == "region"]
     seconds, results = timed_render(regions[:1], workers=1)
     report(f"one regional report ({regions[0].parameters['lan_kod']})", seconds, results, floor)
     seconds, results = timed_render(regions, workers=2)
     report("21 regional reports, --jobs 2", seconds, results, floor)
+    from analysis.report import landing
+
+    t0 = time.perf_counter()
+    pages = landing.write_site(OUT)
+    print(f"{'site: landing + 290 profiles × 2':<34} {time.perf_counter() - t0:8.1f} s total  {len(pages):4d} pages")
     if args.all:
-        everything = render.plan(all_reports=True)
-        seconds, results = timed_render(everything, workers=2)
-        report(f"all {len(everything)} reports, --jobs 2", seconds, results, floor)
+        shutil.rmtree(OUT, ignore_errors=True)
+        everything = render.plan()
+        seconds, results = timed_render(everything, workers=2, site=True)
+        n_pages = len(list(OUT.rglob("*.html")))
+        report(f"make reports ({n_pages} pages), --jobs 2", seconds, results, floor)
     sizes = sorted(p.stat().st_size for p in OUT.rglob("*.html") if p.name != "index.html")
     if sizes:
         print(f"HTML size: median {statistics.median(sizes) / 1024:.0f} KiB, max {sizes[-1] / 1024:.0f} KiB")

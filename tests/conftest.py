@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import build, config, fetch
+from analysis import build, config, fetch, render
 
 ROOT = config.PROJECT_ROOT
 
@@ -33,3 +33,22 @@ def cli_env(tmp_path) -> dict[str, str]:
     env = dict(os.environ)
     env["KOMMUN_IT_HOME"] = str(tmp_path)
     return env
+
+
+@pytest.fixture(scope="session")
+def rendered(processed_dir, raw_dir, tmp_path_factory):
+    """Every notebook rendered once (national reports, one region, one municipality), serially, in both
+    languages, with the site around them (landing pages, 290 profiles); shared by the notebook and browser tests."""
+    home = tmp_path_factory.mktemp("notebooks-home")
+    (home / "data").mkdir()
+    (home / "data" / "processed").symlink_to(processed_dir)
+    (home / "data" / "raw").symlink_to(raw_dir)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KOMMUN_IT_HOME", str(home))
+    mp.delenv("KOMMUN_IT_PROVENANCE", raising=False)
+    try:
+        jobs = [*render.plan(notebooks=list(render.NATIONAL)), *render.plan(regions=["01"], municipalities=["0114"])]
+        results = render.render(jobs, out_dir=home / "reports", workers=1, timeout=300)
+    finally:
+        mp.undo()
+    return home / "reports", results

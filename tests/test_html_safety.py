@@ -75,7 +75,7 @@ def test_hostile_supplier_names_stay_text(raw_dir, processed_dir, tmp_path, monk
 
     out = home / "reports"
     job = render.Job("02_ledger_deep_dive", "national", "02_ledger_deep_dive", "Ledger", {"kommunkod": "1880", "period": "2016-03"})
-    [result] = render.render([job], out_dir=out, timeout=300)
+    [result] = render.render([job], out_dir=out, timeout=300, site=False)
     assert result.ok, result.error
     page = out / job.html_relpath
 

@@ -69,24 +69,6 @@ def test_parameters_are_typed_literals_papermill_can_read(stem):
         assert declared[name]["inferred_type_name"] == kind and declared[name]["default"] == default
 
 
-@pytest.fixture(scope="module")
-def rendered(processed_dir, raw_dir, tmp_path_factory):
-    """Every notebook rendered once (national reports, one region, one municipality), serially."""
-    home = tmp_path_factory.mktemp("notebooks-home")
-    (home / "data").mkdir()
-    (home / "data" / "processed").symlink_to(processed_dir)
-    (home / "data" / "raw").symlink_to(raw_dir)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("KOMMUN_IT_HOME", str(home))
-    mp.delenv("KOMMUN_IT_PROVENANCE", raising=False)
-    try:
-        jobs = [*render.plan(notebooks=list(render.NATIONAL)), *render.plan(regions=["01"], municipalities=["0114"])]
-        results = render.render(jobs, out_dir=home / "reports", workers=1, timeout=300)
-    finally:
-        mp.undo()
-    return home / "reports", results
-
-
 def test_every_notebook_renders(rendered):
     out, results = rendered
     assert len(results) == len(EXPECTED_PARAMETERS)
@@ -98,28 +80,43 @@ def test_every_notebook_renders(rendered):
 def test_report_html_has_what_a_reader_needs(rendered, stem):
     out, results = rendered
     [result] = [r for r in results if r.job.notebook == stem]
-    page = (out / result.job.html_relpath).read_text(encoding="utf-8")
-    for heading in ("Key findings", "What this data cannot show", render.ATTRIBUTION):
+    page = (out / result.job.page("en")).read_text(encoding="utf-8")
+    for heading in ("Key findings", "What this data cannot show", render.ATTRIBUTION, "Reproduce this"):
         assert heading in page, f"{heading!r} missing"
-    assert re.search(r"<img[^>]+src=\"data:image/png;base64,", page), "no PNG figure"
+    assert page.index("Key findings") < page.index("Reproduce this"), "parameters and hashes at the end"
+    sv = (out / result.job.page("sv")).read_text(encoding="utf-8")
+    for heading in ("Viktigaste resultaten", "Vad uppgifterna inte kan visa", "Gör om det här"):
+        assert heading in sv and heading not in page, f"{heading!r} missing"
+    assert "Key findings" not in sv and "<!--lang:" not in sv + page
+    images = re.findall(r"<img[^>]*>", page)
+    pngs = [re.search(r'src="\.\./\.\./' + result.job.group + r'/([^"]+-en\.png)"', img).group(1) for img in images
+            if re.search(r'alt="[^"]+"', img)]
+    assert pngs, "no PNG figure with alt text"
     assert "Traceback" not in page
     if stem == "07_before_after_joining":
         assert "Event study" in page and "Who joined when" in page and "2009–2015, 2021" in page
     if stem in ("03_national_it_picture", "06_municipality_profile"):
         assert "over the years present" in page.lower()
-    figures = list((out / result.job.group).glob("*.png"))
-    assert figures and all(f.with_suffix(".csv").is_file() for f in figures), "a CSV beside every figure"
+    for png in pngs:
+        assert (out / result.job.group / png).is_file() and (out / result.job.group / png.replace("-en.png", "-sv.png")).is_file()
+        assert (out / result.job.group / png.replace("-en.png", ".csv")).is_file(), "a CSV beside every figure"
 
 
 def test_region_and_municipality_paths_and_index(rendered):
     out, _ = rendered
-    assert (out / "region" / "01-stockholms-lan.html").is_file()
-    assert (out / "municipality" / "0114-upplands-vasby.html").is_file()
+    for lang in ("sv", "en"):
+        assert (out / lang / "region" / "01-stockholms-lan.html").is_file()
+        assert (out / lang / "municipality" / "0114-upplands-vasby.html").is_file()
+        assert len(list((out / lang / "profile").glob("*.html"))) == 290, "every municipality has a profile"
     index = (out / "index.html").read_text(encoding="utf-8")
-    for link in ("national/01_sources_and_coverage.html", "region/01-stockholms-lan.html",
-                 "municipality/0114-upplands-vasby.html"):
-        assert f"href='{link}'" in index
-    assert "kommunkod=&#x27;0114&#x27;" in index and render.ATTRIBUTION in index
+    for link in ("sv/national/01_sources_and_coverage.html", "sv/region/01-stockholms-lan.html",
+                 "sv/profile/0114-upplands-vasby.html", "sv/methods.html", "sv/downloads.html", "en/index.html"):
+        assert f"href='{link}'" in index, link
+    assert index.count("<tr data-search=") == 290
+    profile = (out / "sv" / "profile" / "0114-upplands-vasby.html").read_text(encoding="utf-8")
+    assert "href='../municipality/0114-upplands-vasby.html'" in profile, "profile links the full report"
+    reproduce = (out / "sv" / "reproduce.html").read_text(encoding="utf-8")
+    assert "kommunkod: 0114" in reproduce and "href='../sv/municipality/0114-upplands-vasby.html'" in reproduce
 
 
 @pytest.fixture

@@ -92,18 +92,20 @@ def test_plan_default_all_and_selection(home, tmp_path):
     assert [j.group for j in default].count("national") == 5
     regions = [j for j in default if j.group == "region"]
     assert len(regions) == 21 and regions[0].parameters == {"lan_kod": "01"}
-    assert regions[0].html_relpath == "region/01-stockholms-lan.html"
+    assert regions[0].html_relpath == "sv/region/01-stockholms-lan.html"
+    assert regions[0].page("en") == "en/region/01-stockholms-lan.html"
     everything = render.plan(all_reports=True, notebooks_dir=nbs)
     ledger_months = render_validate.ledger_months()
     assert len(everything) == 5 + 21 + 290 + sum(len(m) for m in ledger_months.values())
     profile = next(j for j in everything if j.parameters.get("kommunkod") == "0114")
-    assert profile.html_relpath == "municipality/0114-upplands-vasby.html"
+    assert profile.html_relpath == "sv/municipality/0114-upplands-vasby.html"
+    assert render.plan(all_reports=True, notebooks_dir=nbs, langs="en")[0].html_relpath.startswith("en/")
     assert isinstance(profile.parameters["kommunkod"], str)
     only = render.plan(municipalities=["1880"], notebooks_dir=nbs)
     assert [(j.group, j.parameters) for j in only] == [
         ("municipality", {"kommunkod": "1880"}), ("ledger", {"kommunkod": "1880", "period": "2016-03"})
     ], "a profile brings the ledger deep dives it links to"
-    assert only[0].html_relpath == "municipality/1880-orebro.html"
+    assert only[0].html_relpath == "sv/municipality/1880-orebro.html"
 
 
 def test_plan_params_are_typed_by_the_notebook(home, tmp_path):
@@ -111,7 +113,7 @@ def test_plan_params_are_typed_by_the_notebook(home, tmp_path):
     jobs = render.plan(notebooks=["03", "04"], params={"year": "2020", "confirmed_only": "true"}, notebooks_dir=nbs,
                        check_data=False)
     assert [j.parameters for j in jobs] == [{"year": 2020}, {"year": 2020, "confirmed_only": True}]
-    assert jobs[0].html_relpath == "national/03_national_it_picture--year-2020.html"
+    assert jobs[0].html_relpath == "sv/national/03_national_it_picture--year-2020.html"
 
 
 @pytest.mark.parametrize(
@@ -155,15 +157,16 @@ def test_codes_arrive_as_strings_and_failures_are_named(home, tmp_path):
         render.Job("fixture_echo", "municipality", "0114-upplands-vasby", "Upplands <Väsby>", {"kommunkod": "0114"}),
         render.Job("fixture_echo", "national", "fixture-fail", "Failing fixture", {"fail": True}),
     ]
-    results = render.render(jobs, out_dir=out, workers=2, timeout=60, notebooks_dir=FIXTURES)
+    results = render.render(jobs, out_dir=out, workers=2, timeout=60, notebooks_dir=FIXTURES, site=False)
     assert [r.ok for r in results] == [True, False]
     assert results[1].error == "ValueError: fixture failure on purpose"
-    page = (out / "municipality" / "0114-upplands-vasby.html").read_text(encoding="utf-8")
+    assert (out / "en" / "municipality" / "0114-upplands-vasby.html").is_file(), "one execution, a page per language"
+    page = (out / "sv" / "municipality" / "0114-upplands-vasby.html").read_text(encoding="utf-8")
     assert "kommunkod=&#39;0114&#39; type=str" in page or "kommunkod='0114' type=str" in page
     assert f"report_dir={out / 'municipality'}" in page
     assert "data:image/png;base64" in page and "Traceback" not in page
     assert "print(f" not in page, "code cells must be hidden"
-    assert not (out / "national" / "fixture-fail.html").exists()
+    assert not (out / "sv" / "national" / "fixture-fail.html").exists()
     assert not list(out.rglob("*.part"))
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "municipality/0114-upplands-vasby.html" in index and "fixture-fail" not in index
@@ -192,6 +195,7 @@ def test_a_cell_over_the_timeout_fails_that_report_only(home, tmp_path):
     out = tmp_path / "reports"
     jobs = [render.Job("fixture_echo", "national", "slow", "Slow fixture", {"sleep_seconds": 60}),
             render.Job("fixture_echo", "national", "quick", "Quick fixture", {})]
-    slow, quick = render.render(jobs, out_dir=out, workers=2, timeout=3, notebooks_dir=FIXTURES)
+    slow, quick = render.render(jobs, out_dir=out, workers=2, timeout=3, notebooks_dir=FIXTURES, site=False)
     assert not slow.ok and "Timeout" in slow.error and "\n" not in slow.error
-    assert quick.ok and (out / "national" / "quick.html").is_file() and not (out / "national" / "slow.html").exists()
+    assert quick.ok and (out / "sv" / "national" / "quick.html").is_file()
+    assert not (out / "sv" / "national" / "slow.html").exists()

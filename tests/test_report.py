@@ -102,9 +102,14 @@ def test_save_figure_writes_png_and_csv_of_the_plotted_data(env):
     data = pd.DataFrame({"x": [1, 2, 3], "y": [3.5, 1.0, 2.0]})
     ax.plot(data["x"], data["y"])
     html = report.save_figure(fig, data, "line", caption="A <line>").data
-    csv, png = next(env.glob("*line.csv")), next(env.glob("*line.png"))
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    csv = next(env.glob("*line.csv"))
+    for lang in ("sv", "en"):
+        png = next(env.glob(f"*line-{lang}.png"))
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        width = int.from_bytes(png.read_bytes()[16:20], "big")
+        assert f"src='{png.name}' alt='A &lt;line&gt;' width='{width // 2}'" in html, "PNG at 2x, alt text from the caption"
     pd.testing.assert_frame_equal(pd.read_csv(csv), data)
+    assert csv.read_bytes().startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM for Excel"
     assert csv.name in html and "A &lt;line&gt;" in html
 
 
@@ -116,7 +121,8 @@ def test_header_shows_parameters_code_version_and_hashes(env, synthetic_home):
     from analysis.provenance import sha256_file
 
     html = report.header("Municipality profile", {"kommunkod": "0180"}).data
-    assert "Municipality profile" in html and "kommunkod" in html and "&#x27;0180&#x27;" in html
+    assert "Municipality profile" in html and "kommunkod" in html and "<td>0180</td>" in html
+    assert "<h2>Reproduce this</h2>" in html and "<h2>Gör om det här</h2>" in html
     assert re.search(r"Code version: <code>0\.1\.0", html)
     assert sha256_file(synthetic_home / "data" / "processed" / "municipalities.parquet") in html
     assert "orebro-ledger-2016-03/Orebro.2016-03.xlsx" in html

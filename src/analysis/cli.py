@@ -63,17 +63,19 @@ def build(
 def render(
     region: Annotated[list[str] | None, typer.Option(help="Län code(s) to render, e.g. 01 (repeatable).")] = None,
     municipality: Annotated[list[str] | None, typer.Option(help="Kommunkod(s) to render, e.g. 0180 (repeatable).")] = None,
-    all_reports: Annotated[bool, typer.Option("--all", help="Also render all 290 municipality profiles.")] = False,
+    all_reports: Annotated[bool, typer.Option("--all", help="Also run the profile notebook for all 290 municipalities (slow; the site's 290 profile pages are always written).")] = False,
     notebook: Annotated[list[str] | None, typer.Option(help="Render only these notebooks (stem or number, e.g. 03).")] = None,
     param: Annotated[list[str] | None, typer.Option(help="Notebook parameter NAME=VALUE (repeatable), e.g. cooperation_kind=broad_kommunalforbund; see `kommun-it params`.")] = None,
     ledger: Annotated[list[str] | None, typer.Option(help="Ledger deep dive KOMMUNKOD:YYYY-MM (repeatable), e.g. 1880:2016-03.")] = None,
     jobs: Annotated[int, typer.Option(help="Reports rendered in parallel.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: reports/).")] = None,
     timeout: Annotated[int, typer.Option(help="Seconds a notebook cell may run before the report fails.")] = 600,
+    lang: Annotated[str, typer.Option(help="Page language: sv, en or both (Swedish first).")] = "both",
 ) -> None:
-    """Execute the notebooks with papermill and write HTML reports plus reports/index.html.
+    """Execute the notebooks with papermill and write HTML reports in Swedish and English, the landing page
+    reports/index.html and a profile page for each of the 290 municipalities.
 
-    Default: the 4 national and 21 regional reports; --all adds the municipality profiles.
+    Default: the 5 national and 21 regional reports; --all adds the profile notebook for every municipality.
     Parameters with no data behind them are refused before any notebook runs (`kommun-it params` lists
     the valid values). Examples: `kommun-it render --region 12 --municipality 1880`,
     `kommun-it render --ledger 1880:2016-03`, `kommun-it render --notebook 03 --param year=2021`.
@@ -82,8 +84,8 @@ def render(
     from .render import render as run_render
 
     t0 = time.perf_counter()
-    planned = plan(region, municipality, all_reports, notebook, parse_params(param or []), ledgers=ledger)
-    results = run_render(planned, out_dir=out, workers=jobs, timeout=timeout, progress=sys.stderr.isatty())
+    planned = plan(region, municipality, all_reports, notebook, parse_params(param or []), ledgers=ledger, langs=lang)
+    results = run_render(planned, out_dir=out, workers=jobs, timeout=timeout, progress=sys.stderr.isatty(), langs=lang)
     failed = [r for r in results if not r.ok]
     for r in failed:
         typer.echo(f"render: FAILED {r.job.html_relpath}: {r.error}", err=True)

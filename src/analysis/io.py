@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-import pandera.errors
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -37,6 +36,8 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 def validate(df: pd.DataFrame, schema, what: str) -> pd.DataFrame:
     """Validate df against a pandera schema (lazily), turning failures into one UserError line."""
+    import pandera.errors  # imported here: reports read tables and never validate, so they skip pandera's ~1 s import
+
     try:
         return schema.validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:

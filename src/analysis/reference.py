@@ -2,7 +2,8 @@
 
 Outputs
 - municipalities: kommunkod (str "0180"), name (short name, "Stockholm"), lan_kod (str "01"),
-  lan_name ("Stockholms län"), kommungrupp_2023 (SKR's 9 groups), land_area_km2 (float, 2016).
+  lan_name ("Stockholms län"), kommungrupp_2023 (SKR's 9 groups), land_area_km2 (float, 2016),
+  official_name ("Norrköpings kommun", "Göteborgs Stad"; exceptions in data/mappings/municipality_names.csv).
 - population: kommunkod, year (int), population (int), 31 December of `year`, current boundaries,
   source_id (the raw source of that year: SCB's 1950–2020 file, then an online refresh, then Kolada's
   mirrored N01951 series for 2021–2022).
@@ -30,6 +31,7 @@ MUNICIPALITIES_SCHEMA = pa.DataFrameSchema(
         "lan_name": pa.Column(str, pa.Check.str_endswith("län")),
         "kommungrupp_2023": pa.Column(str),
         "land_area_km2": pa.Column(float, pa.Check.gt(0)),
+        "official_name": pa.Column(str, pa.Check.str_length(min_value=4), unique=True),
     },
     checks=pa.Check(lambda df: len(df) == 290, error="expected 290 municipalities"),
     strict=True,
@@ -90,8 +92,24 @@ def build_municipalities(raw_dir: Path | None = None) -> pd.DataFrame:
         if missing:
             raise UserError(f"reference: no {col} for kommunkod {missing[0]} ({len(missing)} missing)")
     df["land_area_km2"] = df["land_area_km2"].astype(float)
+    df["official_name"] = official_names(codes.set_index("municipality_code")["municipality_name"].reindex(df["kommunkod"]))
     df = df.sort_values("kommunkod", ignore_index=True)
     return validate(df, MUNICIPALITIES_SCHEMA, "municipalities")
+
+
+NAME_EXCEPTIONS = "municipality_names.csv"
+
+
+def official_names(genitive: pd.Series) -> list[str]:
+    """Official names in Swedish genitive ('Norrköpings kommun') from kommuner-lan's municipality_name,
+    corrected by the reviewed exceptions in data/mappings/municipality_names.csv (genitive errors, 'stad')."""
+    path = config.MAPPINGS_DIR / NAME_EXCEPTIONS
+    fixes = _read_csv(path, dtype=str, keep_default_na=False)
+    unknown = sorted(set(fixes["kommunkod"]) - set(genitive.index))
+    if unknown:
+        raise UserError(f"{path.name}: kommunkod {unknown[0]} is not a municipality")
+    fixed = dict(zip(fixes["kommunkod"], fixes["official_name"]))
+    return [fixed.get(code, name) for code, name in genitive.items()]
 
 
 SCB_POPULATION_SOURCE = "scb-population-1950-2020"

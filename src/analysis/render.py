@@ -2,8 +2,11 @@
 
 The run is planned and every parameter validated (against the processed data and the notebooks'
 `parameters` cells) before any kernel starts. Each notebook then runs in its own worker process with its
-own kernel, `--jobs` at a time; the HTML (nbconvert, code hidden) is written under a temporary name and
-moved into place only when complete, and `reports/index.html` links everything rendered so far.
+own kernel, `--jobs` at a time. One execution carries both languages (see report.i18n): its outputs are
+converted into a Swedish and an English page (nbconvert, code hidden), `<lang>/<group>/<name>.html`,
+each written under a temporary name and moved into place only when complete; the figures and CSVs sit
+once in `<group>/`. Then `report.landing` writes the landing pages, the 290 municipality profiles (from
+one pass over the processed tables, not 290 notebook runs), methods, downloads and "Reproduce this".
 
 Codes stay strings end to end: parameters go to papermill's Python API as Python values typed after
 the notebook's declared parameter types, never through the command line or YAML (which turn "0114" into
@@ -63,10 +66,15 @@ class Job:
     name: str
     title: str
     parameters: dict = field(default_factory=dict)
+    langs: tuple[str, ...] = ("sv", "en")
 
     @property
     def html_relpath(self) -> str:
-        return f"{self.group}/{self.name}.html"
+        """The page of the first language rendered (Swedish unless only English is asked for)."""
+        return self.page(self.langs[0])
+
+    def page(self, lang: str) -> str:
+        return f"{lang}/{self.group}/{self.name}.html"
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,7 @@ def plan(
     notebooks_dir: Path | None = None,
     ledgers: list[str] | None = None,
     check_data: bool = True,
+    langs: tuple[str, ...] = ("sv", "en"),
 ) -> list[Job]:
     """Validate the selection and parameters and list the reports to render; nothing is executed.
 
@@ -191,8 +200,10 @@ def plan(
     adds ledger deep dives (so does `--notebook 02 --param kommunkod=…`), and every municipality profile
     brings the deep dives of the months the ledger holds for it, which the profile links to.
     With `check_data`, parameters the built data holds nothing for are refused (report.validate).
+    `langs`: the pages each execution becomes ("sv", "en" or both).
     """
     notebooks_dir = notebooks_dir or config.NOTEBOOKS_DIR
+    langs = check_langs(langs)
     params = dict(params or {})
     ledgers = [(spec, f"--ledger {spec}") for spec in ledgers or []]
     notebooks = list(notebooks or [])
@@ -204,6 +215,7 @@ def plan(
     muni = _municipalities()
     lan = dict(zip(muni["lan_kod"], muni["lan_name"], strict=True))
     kommun = dict(zip(muni["kommunkod"], muni["name"], strict=True))
+    official = dict(zip(muni["kommunkod"], official_names(muni), strict=True))
     regions = [_check_region(c, lan) for c in regions]
     municipalities = [_check_municipality(c, kommun) for c in municipalities]
     ledger_specs = [_check_ledger(spec, flag) for spec, flag in ledgers]
@@ -244,15 +256,15 @@ def plan(
     jobs = []
     for stem in national:
         extra = overrides(stem)
-        jobs.append(Job(stem, "national", stem + suffix(extra), NATIONAL.get(stem, stem), extra))
+        jobs.append(Job(stem, "national", stem + suffix(extra), NATIONAL.get(stem, stem), extra, langs))
     for code in regions:
         extra = overrides(REGION_NOTEBOOK)
         jobs.append(Job(REGION_NOTEBOOK, "region", f"{code}-{slug(lan[code])}{suffix(extra)}", lan[code],
-                        {"lan_kod": code, **extra}))
+                        {"lan_kod": code, **extra}, langs))
     for code in municipalities:
         extra = overrides(MUNICIPALITY_NOTEBOOK)
         jobs.append(Job(MUNICIPALITY_NOTEBOOK, "municipality", f"{code}-{slug(kommun[code])}{suffix(extra)}",
-                        f"{kommun[code]} kommun", {"kommunkod": code, **extra}))
+                        official[code], {"kommunkod": code, **extra}, langs))
     if municipalities:
         from .report.validate import ledger_months
 
@@ -260,7 +272,7 @@ def plan(
         ledger_specs += [(c, p) for c in municipalities for p in months.get(c, []) if (c, p) not in ledger_specs]
     for code, period in dict.fromkeys(ledger_specs):
         jobs.append(Job(LEDGER_NOTEBOOK, "ledger", ledger_report_name(code, kommun[code], period),
-                        f"{kommun[code]} kommun, {period}", {"kommunkod": code, "period": period}))
+                        f"{official[code]}, {period}", {"kommunkod": code, "period": period}, langs))
     if check_data:
         from .report.validate import check_job
 
@@ -288,6 +300,24 @@ def _check_ledger(spec: str, flag: str) -> tuple[str, str]:
     return code, period
 
 
+def check_langs(langs) -> tuple[str, ...]:
+    """('sv', 'en') from 'both', 'sv', 'en' or a sequence of them; Swedish first."""
+    from .report import i18n
+
+    wanted = i18n.LANGS if langs in ("both", None) else ((langs,) if isinstance(langs, str) else tuple(langs))
+    bad = [lang for lang in wanted if lang not in i18n.LANGS]
+    if bad or not wanted:
+        raise UserError(f"--lang {bad[0] if bad else ''!r}: use sv, en or both")
+    return tuple(lang for lang in i18n.LANGS if lang in wanted)
+
+
+def official_names(muni) -> list[str]:
+    """Official names ('Norrköpings kommun', 'Göteborgs Stad') from the municipalities table, else '<name> kommun'."""
+    if "official_name" in muni.columns:
+        return muni["official_name"].tolist()
+    return [f"{n} kommun" for n in muni["name"]]
+
+
 def _first_line(exc: BaseException) -> str:
     ename = getattr(exc, "ename", None) or type(exc).__name__
     evalue = str(getattr(exc, "evalue", None) or exc)
@@ -298,21 +328,39 @@ def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
-def _to_html(nb, title: str) -> str:
-    """A self-contained HTML page of an executed notebook: outputs only (no code, prompts or stderr).
+_REPRODUCE = re.compile(r"<section class=[\"']reproduce[\"']>.*?</section>", re.S)
+
+
+def _to_html(nb, title: str, lang: str = "en", other_page: str | None = None) -> str:
+    """A self-contained HTML page of an executed notebook in one language: outputs only (no code, prompts
+    or stderr), the notebook's prose from the catalogue, "Reproduce this" moved to the end.
 
     nbconvert's `basic` template gives the cell outputs; our small page template replaces the lab
-    template's 280 KB of CSS and its CDN scripts, so 311 reports stay small and work offline.
+    template's 280 KB of CSS and its CDN scripts, so the reports stay small and work offline.
     """
     from nbconvert import HTMLExporter
 
+    from .report import i18n
+
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell["outputs"] = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        elif cell.get("cell_type") == "markdown":
+            cell["source"] = i18n.text(cell["source"], lang)
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
+    body = i18n.split(body, lang)
+    reproduce = "".join(_REPRODUCE.findall(body))
+    body = _REPRODUCE.sub("", body) + reproduce
     style = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    return _template("report.html").substitute(title=html.escape(title), body=body, style=style, version=html.escape(__version__))
+    other = i18n.LANGS[1 - i18n.LANGS.index(lang)]
+    switch = (f" · <a href='{html.escape(other_page)}' lang='{other}'>{i18n.t('page.other_lang', lang)}</a>"
+              if other_page else "")
+    return _template("report.html").substitute(
+        title=html.escape(i18n.text(title, lang)), body=body, style=style, version=html.escape(__version__), lang=lang,
+        nav=f"<a href='../index.html'>{i18n.t('page.all_reports', lang)}</a>{switch}",
+    )
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -336,11 +384,13 @@ def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: 
     os.environ.clear()
     os.environ.update(env)
     os.environ.pop("MPLBACKEND", None)
-    html_path = out_dir / job.html_relpath
-    os.environ["KOMMUN_IT_REPORT_DIR"] = str(html_path.parent)
+    assets = out_dir / job.group
+    os.environ["KOMMUN_IT_REPORT_DIR"] = str(assets)
+    os.environ["KOMMUN_IT_ASSET_URL"] = f"../../{job.group}/"
+    pages = {lang: out_dir / job.page(lang) for lang in job.langs}
     executed = out_dir / EXECUTED_DIR / job.group / f"{job.name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
+    assets.mkdir(parents=True, exist_ok=True)
     log = os.open(executed.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 2)
     os.close(log)
@@ -353,24 +403,28 @@ def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: 
             execution_timeout=timeout,
             request_save_on_cell_execute=False,
             progress_bar=False,
-            cwd=str(html_path.parent),
+            cwd=str(assets),
         )
         t_html = time.perf_counter()
-        _atomic_write(html_path, _to_html(nb, job.title))
+        for lang, path in pages.items():
+            other = [la for la in job.langs if la != lang]
+            _atomic_write(path, _to_html(nb, job.title, lang, f"../../{job.page(other[0])}" if other else None))
         t_html = time.perf_counter() - t_html
     except Exception as exc:  # noqa: BLE001 - any failure is reported per report, the run goes on
-        html_path.unlink(missing_ok=True)
+        for path in pages.values():
+            path.unlink(missing_ok=True)
         executed.with_suffix(".json").unlink(missing_ok=True)
         return Result(job, False, time.perf_counter() - t0, _first_line(exc))
-    record = {"job": asdict(job), "html": job.html_relpath, **provenance.provenance(job.parameters)}
+    record = {"job": asdict(job), "html": job.html_relpath, "pages": {la: job.page(la) for la in job.langs},
+              **provenance.provenance(job.parameters)}
     _atomic_write(executed.with_suffix(".json"), json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False))
     return Result(job, True, time.perf_counter() - t0, html_seconds=t_html)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """One fresh process per report, forked from a server that has papermill and nbconvert imported."""
+    """One fresh process per report, forked from a server that has papermill and nbconvert imported and warmed up."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["analysis.render", "papermill", "nbconvert"])
+    ctx.set_forkserver_preload(["analysis.render", "analysis.report", "papermill", "nbconvert", "analysis.render_warmup"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1)
 
 
@@ -381,8 +435,11 @@ def render(
     timeout: int = 600,
     notebooks_dir: Path | None = None,
     progress: bool = False,
+    langs: tuple[str, ...] = ("sv", "en"),
+    site: bool = True,
 ) -> list[Result]:
-    """Render the planned jobs, `workers` at a time, then rewrite the index; returns one Result per job."""
+    """Render the planned jobs, `workers` at a time, then write the site (landing pages, profiles, index);
+    returns one Result per job."""
     from tqdm import tqdm
 
     if workers < 1:
@@ -396,14 +453,19 @@ def render(
     env[provenance.ENV_VAR] = str(provenance.write_snapshot(out_dir / EXECUTED_DIR / "provenance.json"))
     results = []
     with _pool(min(workers, max(len(jobs), 1))) as pool, tqdm(
-        total=len(jobs), disable=not progress, file=sys.stderr, unit="report"
+        total=len(jobs), disable=not progress, file=sys.stderr, unit="report", desc="reports"
     ) as bar:
         futures = {pool.submit(render_job, job, out_dir, notebooks_dir, timeout, env): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
             results.append((futures[future], future.result()))
             bar.update(1)
     results = [r for _, r in sorted(results, key=lambda pair: pair[0])]
-    write_index(out_dir)
+    if site:
+        from .report import landing
+
+        landing.write_site(out_dir, langs=check_langs(langs), progress=progress)
+    else:
+        write_index(out_dir)
     return results
 
 

