@@ -18,6 +18,7 @@ from analysis.ledgers import ingest_file, ingest_files, privacy
 KOMMUNER = frozenset({"0180", "1480", "1880", "1980", "2480", "1440"})
 SOLE_TRADER = "811228-9874"  # a valid personnummer (synthetic)
 ORGNR = "556391-3358"
+SYNTHETIC_KEY = "220e1cd2adcf9188b61fa7affbce8480120fd4a97222091ca6110d55a3e7d7c9"  # a 32-byte test key
 
 
 def synthetic_xlsx(path: Path, rows: list[list], sheet: str = "Blad1") -> Path:
@@ -110,7 +111,7 @@ def assert_private(result) -> None:
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch):
-    monkeypatch.setenv(privacy.KEY_ENV, "synthetic-test-key-" + "0" * 32)
+    monkeypatch.setenv(privacy.KEY_ENV, SYNTHETIC_KEY)
 
 
 def test_synthetic_spec_v11_csv(tmp_path):

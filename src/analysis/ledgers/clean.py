@@ -18,6 +18,9 @@ from . import parse, privacy
 from .readers import RawLedger
 
 UNKNOWN_SUPPLIER = "(okänd leverantör)"
+# Columns holding text copied from the raw file: scanned for personnummer before anything is written.
+LEDGER_TEXT = ("buyer_unit", "supplier_name", "account", "account_text", "invoice_id")
+REJECT_TEXT = ("reason", "raw_amount", "raw_supplier_name", "raw_supplier_id", "raw_date", "raw_text")
 
 
 @dataclass
@@ -233,6 +236,8 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
         rejects = pd.concat([rejects, extra], ignore_index=True).sort_values("source_row", kind="stable")
         rejects = rejects.reset_index(drop=True)
 
+    privacy.scrub_frame(ledger, LEDGER_TEXT)
+    privacy.scrub_frame(rejects, REJECT_TEXT)
     reconciliation = reconcile(raw, ctx, int(ore[~bad_amount.to_numpy()].sum()), ledger, rejects)
     return ledger, rejects, reconciliation
 
