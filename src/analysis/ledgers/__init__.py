@@ -294,6 +294,12 @@ def write_table(df: pd.DataFrame, out: Path) -> Path:
     return write_parquet(df, out)
 
 
+def _kronor(ore: int) -> str:
+    """Exact kronor text from öre (no float): -130203 -> '-1,302.03'."""
+    kr, rest = divmod(abs(int(ore)), 100)
+    return f"{'-' if ore < 0 else ''}{kr:,}.{rest:02d}"
+
+
 def ingest_report(result: Ingested) -> str:
     """Human-readable detected shapes and reconciliation, one block per file."""
     lines = []
@@ -303,8 +309,8 @@ def ingest_report(result: Ingested) -> str:
             f"  rows   in {rec.rows_in:>12,} = clean {rec.rows_clean:>12,} + rejected {rec.rows_rejected:>10,}"
         )
         lines.append(
-            f"  kronor in {rec.ore_in / 100:>16,.2f} = clean {rec.ore_clean / 100:>16,.2f}"
-            f" + rejected {rec.ore_rejected / 100:>14,.2f}  balanced: {'yes' if rec.balanced else 'NO'}"
+            f"  kronor in {_kronor(rec.ore_in):>16} = clean {_kronor(rec.ore_clean):>16}"
+            f" + rejected {_kronor(rec.ore_rejected):>14}  balanced: {'yes' if rec.balanced else 'NO'}"
         )
     if len(result.rejects):
         counts = result.rejects["reason"].value_counts().sort_index()

@@ -105,7 +105,33 @@ def parse_amounts(values, decimal: str | None = None, excess: str = "reject") ->
         sub_ore, sub_reason = _parse_slow(text, decimal or detect_decimal(arr), excess)
         ore[rest] = sub_ore
         reason[rest] = sub_reason
+    wrong, why = _mixed_decimals(clean, decimal)
+    if wrong is not None:
+        ore[wrong] = 0
+        reason[wrong] = why
     return Parsed(ore, reason_series(reason))
+
+
+def _mixed_decimals(clean: pa.Array, decimal: str | None) -> tuple[np.ndarray | None, str]:
+    """Rows whose decimal separator is not the file's: "1.234,50" beside "1,234.50" is ambiguous, never guessed.
+
+    The file's separator is `decimal` when given, else the one most rows use; on a tie both kinds are rejected.
+    """
+    no_space = pc.replace_substring_regex(clean, _SPACES, "")
+    comma = pc.fill_null(pc.match_substring_regex(no_space, r",\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    dot = pc.fill_null(pc.match_substring_regex(no_space, r"\.\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    n_comma, n_dot = int(comma.sum()), int(dot.sum())
+    if not (n_comma and n_dot):
+        return None, ""
+    file_dec = decimal or ("," if n_comma > n_dot else "." if n_dot > n_comma else None)
+    wrong = dot if file_dec == "," else comma if file_dec == "." else comma | dot
+    return wrong, f"mixed decimal separators ({n_comma:,} amounts use ',', {n_dot:,} use '.')"
+
+
+def exact_sum(values) -> int:
+    """The exact sum of int64 values as a Python int (no wrap-around however large)."""
+    a = np.asarray(values, dtype=np.int64)
+    return int((a >> 32).sum(dtype=np.int64)) * 2**32 + int((a & 0xFFFFFFFF).sum(dtype=np.int64))
 
 
 _SLOW = re.compile(r"^(?P<sign>[+-]?)(?P<int>\d+)(?:(?P<sep>[.,])(?P<frac>\d+))?(?P<trail>-?)$")
@@ -152,12 +178,14 @@ def _parse_one(raw: str | None, decimal: str | None, excess: str) -> tuple[int, 
 def float_amounts_to_ore(values: np.ndarray) -> Parsed:
     """Excel numbers (float64 SEK) to öre: exact when the float is the nearest double to whole öre."""
     x = np.asarray(values, dtype=np.float64) * 100.0
-    finite = np.isfinite(x) & (np.abs(x) < 1e17)
-    ore = np.where(finite, np.rint(np.where(finite, x, 0.0)), 0.0)
-    whole = finite & (np.abs(x - ore) <= np.maximum(1e-6, 8 * np.spacing(np.abs(x))))
+    finite = np.isfinite(x)
+    exact = finite & (np.abs(x) < 2.0**53)  # beyond 2**53 a double cannot hold every whole öre
+    ore = np.where(exact, np.rint(np.where(exact, x, 0.0)), 0.0)
+    whole = exact & (np.abs(x - ore) <= np.maximum(1e-6, 8 * np.spacing(np.abs(x))))
     reason = _reasons(len(x))
     reason[~finite] = "missing or non-finite amount"
-    reason[finite & ~whole] = "not a whole number of öre"
+    reason[finite & ~exact] = "amount too large to be exact as a spreadsheet number"
+    reason[exact & ~whole] = "not a whole number of öre"
     return Parsed(ore.astype(np.int64), reason_series(reason))
 
 
