@@ -242,3 +242,92 @@ def test_spreadsheet_numbers_beyond_double_precision_are_rejected():
     parsed = parse.float_amounts_to_ore(np.array([1.5, 1e14, 123.45]))
     assert parsed.values.tolist()[0] == 150 and parsed.reason.tolist()[1].startswith("amount too large")
     assert parse.exact_sum(np.array([2**62, 2**62, 2**62])) == 3 * 2**62
+
+
+# ---- the command line: one line, exit 2 -------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path, processed_dir, capsys):
+    """Run `kommun-it ARGS` in-process (as main() does, minus os._exit): (exit code, stdout, stderr)."""
+    import shutil
+
+    from analysis import cli as cli_module
+
+    home = tmp_path / "home"
+    (home / "data" / "processed").mkdir(parents=True)
+    shutil.copy(processed_dir / "municipalities.parquet", home / "data" / "processed")
+    monkeypatch.setenv("KOMMUN_IT_HOME", str(home))
+    monkeypatch.delenv("KOMMUN_IT_DEBUG", raising=False)
+
+    def run(*args):
+        monkeypatch.setattr("sys.argv", ["kommun-it", *map(str, args)])
+        code = cli_module._run()
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_output_equal_to_the_input_is_refused_and_the_raw_file_kept(cli, tmp_path):
+    path = _write(tmp_path, "raw", [HEADER, *_body(5)])
+    before = path.read_bytes()
+    code, _, err = cli("ingest", path, "--out", path)
+    assert code == 2 and "is the input file" in _one_line(err) and path.read_bytes() == before
+    link = tmp_path / "link.csv"
+    link.symlink_to(path)
+    code, _, err = cli("ingest", path, "--out", link)
+    assert code == 2 and "is the input file" in _one_line(err) and path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [("{tmp}", "is a directory"), ("{tmp}/dir.csv", "is a directory"), ("/dev/full", "ending in .parquet or .csv"),
+     ("/proc/kommun-it/out.csv", "cannot write"), ("{tmp}/x.txt", "ending in .parquet or .csv")],
+)
+def test_bad_output_paths_are_one_line_exit_2(cli, tmp_path, out, message):
+    (tmp_path / "dir.csv").mkdir()
+    path = _write(tmp_path, "raw", [HEADER, *_body(5)])
+    code, _, err = cli("ingest", path, "--kommun", "1880", "--out", out.format(tmp=tmp_path))
+    assert code == 2 and message in _one_line(err)
+
+
+def test_bad_option_values_are_one_line_not_a_box(cli):
+    code, _, err = cli("render", "--jobs", "abc")
+    assert code == 2 and "Invalid value for '--jobs'" in _one_line(err) and "╭" not in err
+    code, _, err = cli("ingest")
+    assert code == 2 and "Missing argument" in _one_line(err)
+    code, _, err = cli("nosuch")
+    assert code == 2 and "No such command" in _one_line(err)
+
+
+def test_terminal_escapes_in_names_are_never_echoed_raw(cli, tmp_path):
+    path = tmp_path / "synthetic_\x1b]0;owned\x07\x1b[31m.csv"
+    path.write_text("a;b\n1;2\n", encoding="utf-8")
+    code, _, err = cli("ingest", path)
+    assert code == 2 and "\x1b" not in err and "\x07" not in err and "\\x1b" in _one_line(err)
+
+
+def test_personnummer_in_an_error_message_is_masked(cli, tmp_path):
+    path = _write(tmp_path, "pnr_amounts", [HEADER] + ["A;811228-9874;1880;2022-01-02"] * 5)
+    code, _, err = cli("ingest", path)
+    assert code == 2 and "<personnummer>" in _one_line(err) and "9874" not in err
+
+
+def test_full_disk_and_folder_loops_are_one_line(cli, tmp_path, monkeypatch):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    monkeypatch.setenv("KOMMUN_IT_HOME", str(loop))
+    code, _, err = cli("build", "reference")
+    assert code == 2 and "symbolic links" in _one_line(err)
+
+
+def test_a_real_bug_is_exit_1_with_a_pointer_to_report_it(cli, monkeypatch):
+    monkeypatch.setattr("analysis.cli.typer.echo", lambda *a, **k: 1 / 0)
+    code, _, err = cli("version")
+    assert code == 1 and "internal error ZeroDivisionError" in _one_line(err) and "report" in err

@@ -57,8 +57,10 @@ def _file_name(name: str, suffix: str) -> str:
 
 def write_csv(df: pd.DataFrame, name: str) -> Path:
     """Write df as UTF-8 CSV into the output directory, byte-identical for identical input."""
+    from ..io import csv_safe
+
     path = output_dir() / _file_name(name, ".csv")
-    path.write_text(df.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    path.write_text(csv_safe(df).to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     return path
 
 
