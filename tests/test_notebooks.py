@@ -102,8 +102,12 @@ def test_report_html_has_what_a_reader_needs(rendered, stem):
         assert heading in page, f"{heading!r} missing"
     assert re.search(r"<img[^>]+src=\"data:image/png;base64,", page), "no PNG figure"
     assert "Traceback" not in page
-    figures = list((out / result.job.group).glob("*.png"))
+    html = out / result.job.html_relpath
+    [assets] = html.parent.glob(f"{html.stem}{render.ASSETS}*")  # this report's files, swapped in with it
+    figures = list(assets.glob("*.png"))
     assert figures and all(f.with_suffix(".csv").is_file() for f in figures), "a CSV beside every figure"
+    for f in assets.iterdir():
+        assert f"href='{assets.name}/{f.name}'" in page, f"{f.name} not linked from the page"
 
 
 def test_region_and_municipality_paths_and_index(rendered):

@@ -206,8 +206,8 @@ def _run() -> int:
     except exceptions.ClickException as exc:
         _error(exc.format_message())
         return 2
-    except (KeyboardInterrupt, typer.Abort):
-        _error("interrupted")
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        _error(f"interrupted{': ' + str(exc) if str(exc) else ''}")
         return 130
     except OSError as exc:  # the file system refused: a full disk, no permission, a folder loop, a missing file
         what = exc.strerror or type(exc).__name__

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 from IPython.display import HTML, Image, display
 
@@ -26,7 +27,10 @@ from .params import validate_params
 
 BASE_ATTRIBUTION = "Källa: SCB, Kolada (RKA), Upphandlingsmyndigheten, and the municipalities named"
 
-_state = {"prefix": ""}
+_state: dict = {"prefix": "", "stems": set()}
+LINK_BASE_ENV = "KOMMUN_IT_REPORT_LINK_BASE"
+# Names from raw data ("$5 AB", "Firma $x$") are text, never matplotlib maths (which can crash on them).
+matplotlib.rcParams["text.parse_math"] = False
 
 
 def output_dir() -> Path:
@@ -51,15 +55,30 @@ def file_prefix(title: str, params: dict) -> str:
     return full + "-"
 
 
-def _file_name(name: str, suffix: str) -> str:
-    return f"{_state['prefix']}{slug(name)}{suffix}"
+def _unique_stem(name: str) -> str:
+    """The report's file stem for a table or figure; a name used before in this report gets -2, -3, …
+    so that a table and a figure called alike never overwrite each other's files."""
+    base = f"{_state['prefix']}{slug(name)}"
+    stem, n = base, 1
+    while stem in _state["stems"]:
+        n += 1
+        stem = f"{base}-{n}"
+    _state["stems"].add(stem)
+    return stem
 
 
-def write_csv(df: pd.DataFrame, name: str) -> Path:
-    """Write df as UTF-8 CSV into the output directory, byte-identical for identical input."""
+def _href(path: Path) -> str:
+    """Link to a file of this report, relative to its HTML page (`kommun-it render` sets the folder)."""
+    base = os.environ.get(LINK_BASE_ENV)
+    return html.escape(f"{base}/{path.name}" if base else path.name)
+
+
+def write_csv(df: pd.DataFrame, name: str, stem: str | None = None) -> Path:
+    """Write df as UTF-8 CSV into the output directory, byte-identical for identical input; text cells
+    that a spreadsheet would run as formulas are neutralised."""
     from ..io import csv_safe
 
-    path = output_dir() / _file_name(name, ".csv")
+    path = output_dir() / f"{stem or _unique_stem(name)}.csv"
     path.write_text(csv_safe(df).to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     return path
 
@@ -75,6 +94,7 @@ def header(title: str, params: dict) -> HTML:
 
     params = validate_params(params)
     _state["prefix"] = file_prefix(title.split(":")[0], params)
+    _state["stems"] = set()
     title = title.format(**params, **_place_names(params))
     prov = provenance(params)
     param_rows = "".join(
@@ -135,7 +155,7 @@ def _number(x: float) -> str:
 def show_table(df: pd.DataFrame, name: str, max_rows: int = 25, caption: str | None = None) -> HTML:
     """At most max_rows rows as escaped HTML, the full table as a CSV beside the report, linked."""
     path = write_csv(df, name)
-    link = f"<a href='{html.escape(path.name)}'>{html.escape(path.name)}</a>"
+    link = f"<a href='{_href(path)}'>{html.escape(path.name)}</a>"
     cap = f"<p><strong>{html.escape(caption)}</strong></p>" if caption else ""
     if df.empty:
         return HTML(f"{cap}<p class='table-note'><em>No rows for these parameters in the processed data.</em>"
@@ -149,7 +169,7 @@ def download(df: pd.DataFrame, name: str, caption: str) -> HTML:
     """Only a linked CSV (for tables too wide or long to show at all)."""
     path = write_csv(df, name)
     return HTML(f"<p class='table-note'>{html.escape(caption)} ({len(df)} rows, CSV): "
-                f"<a href='{html.escape(path.name)}'>{html.escape(path.name)}</a></p>")
+                f"<a href='{_href(path)}'>{html.escape(path.name)}</a></p>")
 
 
 def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dpi: int = 100) -> HTML:
@@ -161,19 +181,24 @@ def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dp
 
     if fig is None:
         return notice(f"No data to plot for: {(caption or name).rstrip('.')}.")
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     png = buf.getvalue()
-    png_path = output_dir() / _file_name(name, ".png")
+    stem = _unique_stem(name)
+    png_path = output_dir() / f"{stem}.png"
     png_path.write_bytes(png)
-    csv_path = write_csv(df, name)
+    csv_path = write_csv(df, name, stem)
     display(Image(data=png, format="png"))
     cap = f"{html.escape(caption)} " if caption else ""
     return HTML(
         f"<p class='figure-note'>{cap}Data behind this figure (CSV): "
-        f"<a href='{html.escape(csv_path.name)}'>{html.escape(csv_path.name)}</a>"
-        f" · image: <a href='{html.escape(png_path.name)}'>{html.escape(png_path.name)}</a></p>"
+        f"<a href='{_href(csv_path)}'>{html.escape(csv_path.name)}</a>"
+        f" · image: <a href='{_href(png_path)}'>{html.escape(png_path.name)}</a></p>"
     )
 
 
