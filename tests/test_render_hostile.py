@@ -80,22 +80,27 @@ def test_a_report_and_its_files_are_swapped_in_together(tmp_path, monkeypatch):
 
 def test_ctrl_c_stops_queued_reports_kills_kernels_one_line_exit_130(home, tmp_path, cli_env):
     out = tmp_path / "reports"
-    script = (
-        "import sys\n"
+    script = tmp_path / "synthetic_slow_render.py"
+    script.write_text(
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if run in background\n"
+        "from pathlib import Path\n"
         "from analysis import render, cli\n"
-        f"jobs = [render.Job('fixture_echo', 'national', f'slow-{{i}}', 'Slow', {{'sleep_seconds': 120}}) for i in range(4)]\n"
-        f"def run(): render.render(jobs, out_dir={str(out)!r}, workers=2, timeout=600, notebooks_dir={str(FIXTURES)!r})\n"
-        "cli.app.command('slow')(run)\n"
-        "sys.argv = ['kommun-it', 'slow']\n"
-        "cli.main()\n"
+        "jobs = [render.Job('fixture_echo', 'national', f'slow-{i}', 'Slow', {'sleep_seconds': 120}) for i in range(4)]\n"
+        "def run():\n"
+        f"    render.render(jobs, out_dir=Path({str(out)!r}), workers=2, timeout=600, notebooks_dir=Path({str(FIXTURES)!r}))\n"
+        "if __name__ == '__main__':\n"
+        "    cli.app.command('slow')(run)\n"
+        "    sys.argv = ['kommun-it', 'slow']\n"
+        "    cli.main()\n"
     )
     env = dict(cli_env, KOMMUN_IT_HOME=str(home))
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     me = psutil.Process(proc.pid)
     deadline = time.monotonic() + 240
     kernels: list[psutil.Process] = []
-    while time.monotonic() < deadline and len(kernels) < 2:  # wait until two kernels run the sleeping cell
+    while time.monotonic() < deadline and len(kernels) < 2 and proc.poll() is None:  # two kernels sleeping
         time.sleep(1)
         kernels = [p for p in me.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
     assert len(kernels) == 2, "two kernels should be running"
@@ -128,6 +133,7 @@ def test_dollar_signs_in_names_are_text_not_maths(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("KOMMUN_IT_REPORT_DIR", str(tmp_path))
+    monkeypatch.setattr(display, "_state", {"prefix": "", "stems": set()})
     names = ["Firma $\\frac{1}{$ AB", "$$$ Cash AB", "A_b^c $x"]
     fig, ax = plt.subplots()
     ax.barh(names, [1, 2, 3])

@@ -192,6 +192,8 @@ def _run() -> int:
     try:
         code = app(standalone_mode=False)
         sys.stdout.flush()
+        if code == 130:  # typer turns a KeyboardInterrupt into a silent Exit(130)
+            _error("interrupted")
         return code if isinstance(code, int) else 0
     except UserError as exc:
         _error(str(exc))
@@ -206,9 +208,11 @@ def _run() -> int:
     except exceptions.ClickException as exc:
         _error(exc.format_message())
         return 2
-    except (KeyboardInterrupt, typer.Abort) as exc:
-        _error(f"interrupted{': ' + str(exc) if str(exc) else ''}")
+    except (KeyboardInterrupt, typer.Abort):
+        _error("interrupted")
         return 130
+    except SystemExit as exc:  # typer exits itself on a broken pipe
+        return exc.code if isinstance(exc.code, int) else 1
     except OSError as exc:  # the file system refused: a full disk, no permission, a folder loop, a missing file
         what = exc.strerror or type(exc).__name__
         _error(f"{exc.filename}: {what}" if exc.filename is not None else f"cannot write output: {what}")

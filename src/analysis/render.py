@@ -35,7 +35,7 @@ from string import Template
 import nbformat
 
 from . import __version__, config, provenance
-from .errors import UserError
+from .errors import Interrupted, UserError
 from .io import read_parquet
 
 KERNEL = "kommun-it"
@@ -432,8 +432,13 @@ def render(
                 bar.update(1)
     except KeyboardInterrupt:
         _stop(pool)
+        for stale in out_dir.glob(f"*/.*{STAGING_SUFFIX}"):
+            shutil.rmtree(stale, ignore_errors=True)
         write_index(out_dir)
-        raise KeyboardInterrupt(f"{len(results)} of {len(jobs)} reports finished; the rest cancelled") from None
+        raise Interrupted(
+            f"interrupted: {len(results)} of {len(jobs)} reports finished; the others were cancelled and their"
+            " kernels stopped"
+        ) from None
     pool.shutdown(wait=True)
     results = [r for _, r in sorted(results, key=lambda pair: pair[0])]
     write_index(out_dir)

@@ -59,11 +59,12 @@ def _unique_stem(name: str) -> str:
     """The report's file stem for a table or figure; a name used before in this report gets -2, -3, …
     so that a table and a figure called alike never overwrite each other's files."""
     base = f"{_state['prefix']}{slug(name)}"
+    folder = str(output_dir())
     stem, n = base, 1
-    while stem in _state["stems"]:
+    while (folder, stem) in _state["stems"]:
         n += 1
         stem = f"{base}-{n}"
-    _state["stems"].add(stem)
+    _state["stems"].add((folder, stem))
     return stem
 
 
