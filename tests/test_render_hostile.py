@@ -150,3 +150,36 @@ def test_formula_cells_are_neutralised_in_report_csvs(tmp_path, monkeypatch):
     back = pd.read_csv(path, dtype=str)
     assert back["supplier"].tolist() == ["'=HYPERLINK(\"http://x\",\"y\")", "'+46 AB", "'-cmd", "'@SUM(A1)", "Atea", "-12"]
     assert back["sek"].tolist()[0] == "-1.5"
+
+
+def test_build_refuses_raw_bytes_that_differ_from_the_manifest(raw_dir, tmp_path):
+    import shutil
+
+    from analysis import build
+    from analysis.errors import UserError
+
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_dir, raw)
+    target = raw / "kommuner-lan" / "municipality_county.csv"
+    target.write_bytes(target.read_bytes() + b"\n")
+    with pytest.raises(UserError, match=r"municipality_county.csv: sha256 \w+… differs from the manifest"):
+        build.build(["reference"], raw_dir=raw, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_header_shows_the_actual_hash_and_marks_a_difference(home, monkeypatch):
+    from analysis import fetch
+
+    target = home / "raw-copy"
+    import shutil
+
+    shutil.copytree(home / "data" / "raw", target)
+    (home / "data" / "raw").unlink()
+    (home / "data" / "raw").symlink_to(target)
+    changed = target / "kommuner-lan" / "municipality_county.csv"
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    rows = {r["file"]: r for r in provenance.raw_data_hashes()}
+    row = rows["kommuner-lan/municipality_county.csv"]
+    assert row["sha256"] == fetch.sha256_file(changed) and row["manifest_sha256"] != row["sha256"]
+    page = display.header("Synthetic provenance", {}).data
+    assert row["sha256"] in page and "differs from the manifest" in page

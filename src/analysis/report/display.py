@@ -102,7 +102,10 @@ def header(title: str, params: dict) -> HTML:
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v))}</td></tr>" for k, v in prov["parameters"].items()
     )
     data_rows = "".join(
-        f"<tr><td>raw</td><td>{html.escape(r['file'])}</td><td><code>{html.escape(r['sha256'])}</code></td></tr>"
+        f"<tr><td>raw</td><td>{html.escape(r['file'])}</td><td><code>{html.escape(r['sha256'])}</code>"
+        + (f" <strong>differs from the manifest</strong> (<code>{html.escape(r['manifest_sha256'])}</code>)"
+           if r.get("manifest_sha256") else "")
+        + "</td></tr>"
         for r in prov["raw_data"]
     ) + "".join(
         f"<tr><td>processed</td><td>{html.escape(r['table'])}</td><td><code>{html.escape(r['sha256'])}</code></td></tr>"
