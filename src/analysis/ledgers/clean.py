@@ -112,11 +112,12 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     bad_amount = amounts.reason.notna()
     empty = _empty_rows(raw, n)
     counted = amounts.reason.where(~empty)
-    if n and counted.notna().sum() > ctx.max_bad_share * n:
+    filled = n - int(empty.sum())  # empty rows are rejected as such and do not dilute the share
+    if filled and counted.notna().sum() > ctx.max_bad_share * filled:
         row, value = _first_bad(amount_text, counted, rows)
         raise UserError(
-            f"{where}: {int(counted.notna().sum()):,} of {n:,} amounts unparsable (more than {ctx.max_bad_share:.0%});"
-            f" first at row {row}: {value!r}"
+            f"{where}: {int(counted.notna().sum()):,} of {filled:,} amounts unparsable (more than"
+            f" {ctx.max_bad_share:.0%}); first at row {row}: {value!r}"
         )
     reason = amounts.reason.mask(empty, "empty row")
 
