@@ -331,3 +331,15 @@ def test_a_real_bug_is_exit_1_with_a_pointer_to_report_it(cli, monkeypatch):
     monkeypatch.setattr("analysis.cli.typer.echo", lambda *a, **k: 1 / 0)
     code, _, err = cli("version")
     assert code == 1 and "internal error ZeroDivisionError" in _one_line(err) and "report" in err
+
+
+def test_render_out_a_file_and_a_personnummer_file_name(cli, tmp_path):
+    target = tmp_path / "reports.html"
+    target.write_text("not a folder")
+    code, _, err = cli("render", "--out", target)
+    assert code == 2 and "is a file, not a folder" in _one_line(err)
+    path = _write(tmp_path, "811228-9874", [HEADER, *_body(3)])
+    result = ingest_file(path, municipalities=KOMMUNER)
+    assert parse.find_personnummer(_outputs_text(result)) == []
+    code, out, _ = cli("ingest", path)
+    assert code == 0 and parse.find_personnummer(out) == [] and "synthetic_pn:" in out

@@ -78,6 +78,8 @@ def render(
     from .render import parse_params, plan
     from .render import render as run_render
 
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder for the reports")
     t0 = time.perf_counter()
     planned = plan(region, municipality, all_reports, notebook, parse_params(param or []))
     results = run_render(planned, out_dir=out, workers=jobs, timeout=timeout, progress=sys.stderr.isatty())

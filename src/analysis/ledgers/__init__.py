@@ -19,7 +19,7 @@ import pyarrow
 
 from ..errors import UserError
 from ..io import csv_safe, read_parquet, validate
-from . import readers
+from . import privacy, readers
 from .clean import Context, clean
 
 KOMMUNKOD = r"^\d{4}$"
@@ -183,7 +183,7 @@ def ingest_files(
         fp = readers.fingerprint(raw) if len(paths) > 1 else path.name
         ctx = Context(
             source_id=source_id,
-            source_file=path.name,
+            source_file=privacy.scrub_text(path.name),  # a file may be named after a sole trader
             kommunkod=kommun,
             period=period,
             decimal=decimal,
