@@ -343,3 +343,21 @@ def test_render_out_a_file_and_a_personnummer_file_name(cli, tmp_path):
     assert parse.find_personnummer(_outputs_text(result)) == []
     code, out, _ = cli("ingest", path)
     assert code == 0 and parse.find_personnummer(out) == [] and "synthetic_pn:" in out
+
+
+def test_json_with_two_encodings_and_a_skipped_sheet_named_after_a_person(tmp_path):
+    from test_ledger_shapes import synthetic_xlsx_sheets
+
+    path = tmp_path / "synthetic_mixed.json"
+    records = ",".join('{"leverantor": "Åkes", "belopp": "1,00", "kommun_id": "1880", "datum": "2020-01-01"}'
+                       for _ in range(10))
+    path.write_bytes(f"[{records},".encode() + '{"leverantor": "Åkes", "belopp": "1,00", "kommun_id": "1880"}]'.encode("cp1252"))
+    with pytest.raises(UserError, match=r"do not decode as utf-8.*mixes encodings"):
+        ingest_file(path, municipalities=KOMMUNER)
+    book = synthetic_xlsx_sheets(tmp_path / "synthetic_book.xlsx", {
+        "Jan": [["Leverantör", "Belopp", "Datum"], ["A", 1.0, "2020-01-02"]],
+        "Kontakt 811228-9874": [["Kontakt 811228-9874"], ["x"]],
+    })
+    result = ingest_file(book, municipalities=KOMMUNER, kommun="1880")
+    assert "skipped" in result.reconciliation.iloc[0]["note"]
+    assert parse.find_personnummer(_outputs_text(result)) == []

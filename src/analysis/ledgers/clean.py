@@ -296,5 +296,5 @@ def reconcile(raw: RawLedger, ctx: Context, ore_in: int, ledger: pd.DataFrame, r
         "ore_clean": ore_clean,
         "ore_rejected": ore_rejected,
         "balanced": balanced,
-        "note": "; ".join(notes),
+        "note": privacy.scrub_text("; ".join(notes)),  # notes quote sheet names and headers from the file
     }

@@ -260,9 +260,9 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 
 
 def _read_json(path: Path, shape: str | None, encoding: str | None) -> RawLedger:
-    data = path.read_bytes()
-    enc = encoding or detect.detect_encoding(data[:4096])
+    enc = structure.decode_whole_file(path, encoding).encoding  # one encoding for every byte, or an error
     enc = "utf-8-sig" if enc == "utf-8" else enc
+    data = path.read_bytes()
     try:
         doc = json.loads(data.decode(enc), parse_float=decimal.Decimal, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
