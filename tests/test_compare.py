@@ -133,7 +133,7 @@ def synthetic_values_and_membership(seed: int = 5) -> tuple[pd.DataFrame, pd.Dat
 
 def test_comparison_rows_schema_variants_and_determinism(tmp_path):
     values, membership = synthetic_values_and_membership()
-    kw = dict(lens="procurement", year=2021, measure="it_contracted_value_sek", n_bootstrap=499, n_permutations=499, n_power=499)
+    kw = dict(lens="procurement", year=2021, measure="it_contract_value_sek", n_bootstrap=499, n_permutations=499, n_power=499)
     main = compare.comparison_rows(values, membership, variant="main", **kw)
     again = compare.comparison_rows(values, membership, variant="main", **kw)
     a = write_parquet(compare.validate(main, compare.COMPARISON_SCHEMA, "t"), tmp_path / "a.parquet")
@@ -171,7 +171,7 @@ def test_scale_slope_recovers_a_planted_elasticity():
         ({"lens": "budget"}, "lens='budget'"),
         ({"kind": "inera"}, "kind='inera'"),
         ({"variant": "nothing"}, "variant='nothing'"),
-        ({"lens": "ledger", "variant": "frameworks_excluded"}, "procurement lens only"),
+        ({"lens": "ledger", "variant": "frameworks_included"}, "procurement lens only"),
         ({"measure": "it_spend_sek"}, "not a procurement measure"),
         ({"year": "2021"}, "must be an integer"),
     ],
@@ -185,13 +185,13 @@ def test_real_cooperation_stage(processed_dir, raw_dir, tmp_path):
     """The built comparison on the real 2021 procurement lens: all variants, honest n and coverage, same bytes twice."""
     table = compare.load(processed_dir)
     assert set(table["variant"]) == set(compare.VARIANTS)
-    main = table[(table["variant"] == "main") & (table["measure"] == "it_contracted_value_sek")]
+    main = table[(table["variant"] == "main") & (table["measure"] == "it_contract_value_sek")]
     joint = main[(main["cooperation_kind"] == "joint_it_operations") & (main["method"] == "median_diff")].iloc[0]
     assert joint["n_members"] >= 30 and joint["n_nonmembers"] >= 150
     assert 0.8 < joint["coverage"] <= 1 and joint["min_detectable_difference"] > 0
     assert np.isfinite([joint["estimate"], joint["ci_low"], joint["ci_high"], joint["p_value"]]).all()
     assert table.loc[table["estimate"].isna(), "note"].str.len().gt(0).all()
-    on_demand = compare.compare("procurement", 2021, "joint_it_operations", "it_contracted_value_sek", "main", processed_dir=processed_dir)
+    on_demand = compare.compare("procurement", 2021, "joint_it_operations", "it_contract_value_sek", "main", processed_dir=processed_dir)
     pd.testing.assert_frame_equal(
         on_demand.reset_index(drop=True),
         main[main["cooperation_kind"] == "joint_it_operations"].query("method != 'scale_slope'").reset_index(drop=True),

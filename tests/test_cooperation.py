@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import cooperation, reference
+from analysis import config, cooperation, reference
 from analysis.errors import UserError
 from analysis.io import write_parquet
 
@@ -176,10 +176,125 @@ def test_real_membership_table(municipalities, raw_dir, tmp_path):
     assert set(t["year"]) >= set(range(2016, 2022))
     assert not t["cooperation_ids"].str.contains("C21").any()  # Inera is no contrast
     hosts = set(t.loc[t["is_host"] & (t["cooperation_kind"] == "joint_it_operations"), "kommunkod"])
-    assert {"0360", "2062", "2480", "1496", "2085"} <= hosts
+    assert {"0360", "2062", "2480", "1496", "2085", "1484", "1473", "1261", "1715", "0586"} <= hosts
     y21 = t[t["year"] == 2021].pivot(index="kommunkod", columns="cooperation_kind", values="state")
     assert ((y21["joint_it_operations"] != "member") | (y21["any_it"] == "member")).all()
     assert (y21["broad_kommunalforbund"] == "member").sum() >= 50  # Sjuhärad, Skaraborg, GR, Fyrbodal, Lappland
     assert y21.loc["1490", "broad_kommunalforbund"] == "member"  # Borås in Sjuhärad
     a, b = write_parquet(t, tmp_path / "a.parquet"), write_parquet(cooperation.build_membership(municipalities, raw_dir), tmp_path / "b.parquet")
     assert a.read_bytes() == b.read_bytes()
+
+
+# ---------------------------------------------------------------- the curated additions of 2026-12
+
+ADDITIONS = config.MAPPINGS_DIR / "cooperations_additions_2026-12.csv"  # copied from the shared curated folder
+
+# Each cooperation of the additions file → the project id that represents it (new ids C24-C37; refined C02, C10,
+# C14, C18, C20). The reasons are in cooperation_kinds.csv and docs/comparison.md §5.
+ADDITIONS_IDS = {
+    "SML-IT (Sotenäs, Munkedal, Lysekil; värdkommun Lysekil)": "C24",
+    "MTG IT-nämnden (Mariestad, Töreboda, Gullspång; administreras av Töreboda)": "C25",
+    "Gemensam IT-plattform och driftorganisation Burlöv–Staffanstorp–Kävlinge (drift i Kävlinge)": "C26",
+    "Servicenämnd IT/Växel/Telefoni Herrljunga–Vårgårda": "C27",
+    "Samverkansnämnden (IT), värdkommun Kil": "C28",
+    "Kommunsamverkan Grums, Forshaga, Kil och Munkfors – IT-samverkansgruppen": "C29",
+    "IT-samverkan norra Örebro län (gemensamt förvaltningsnät)": "C30",
+    "IT-samverkan Köping–Kungsör–Arboga (gemensamt förvaltningsnät; jfr C14 Västra Mälardalens kommunalförbund)": "C14",
+    "IT-center Ludvika–Smedjebacken (gemensam servicenämnd, värdkommun Ludvika)": "C18",
+    "Samarbetsavtal Haparanda–Övertorneå (digital utveckling)": "C31",
+    "Servicenämnd Nyköping–Oxelösund (bl.a. IT-drift)": "C32",
+    "Mjölby levererar IT åt Vadstena": "C33",
+    "LYSTKOM (kommunalförbund för IT; Lycksele, Storuman, Åsele)": "C34",
+    "E-tjänstesamverkan Västernorrland (Open ePlatform, Sundsvall m.fl.)": "C35",
+    "E-arkiv Mitt (Säter; drift Borlänge)": "C36",
+    "E-arkiv i Sjuhärad (Boråsregionen Sjuhärads kommunalförbund, projekt)": "C37",
+    "Kommunalförbundet Sydarkivera": "C20",
+    "Göliska IT (kommunalförbund; refines C10 join order)": "C10",
+    "Kommunalförbundet ITSAM (status 2025; refines C02)": "C02",
+}
+# Documented refinements: (cooperation_id, kommunkod) → (valid_from, valid_to) in cooperations.csv where it differs
+# from the additions row.
+REFINED = {
+    # E-arkiv Mitt's Dalarna members are inferred by count from a February 2024 article ("15 dalakommuner" before
+    # autumn 2023); the cooperation started in 2018, so an open valid_from would be wrong: first evidence 2023.
+    **{("C36", k): ("2023", "") for k in ("2021", "2023", "2026", "2029", "2031", "2034", "2039", "2061", "2062", "2080", "2083", "2084", "2085")},
+    # ITSAM (status 2025, undated rows): the project keeps ITSAM's own history — formed 2009, Vimmerby 2012-07-01,
+    # Kinda left 2024-04-01.
+    **{("C02", k): ("2009", "") for k in ("0560", "0561", "0512", "0509")},
+    ("C02", "0884"): ("2012", ""),
+    # Köping–Kungsör–Arboga (2006 thesis) is Västra Mälardalens kommunalförbund (C14), whose evidence starts in 2004.
+    **{("C14", k): ("2004", "") for k in ("1983", "1960", "1984")},
+}
+# cooperation_membership, year 2021: municipalities per kind and state after the merge (before it: joint IT
+# operations 45 members, e-archive 0, e-services 19, any_it 82).
+STATES_2021 = {
+    "joint_it_operations": {"member": 69, "unknown": 0, "no_membership_found": 221},
+    "e_archive": {"member": 3, "unknown": 105, "no_membership_found": 182},
+    "e_services": {"member": 26, "unknown": 264, "no_membership_found": 0},
+    "broad_kommunalforbund": {"member": 55, "unknown": 0, "no_membership_found": 235},
+    "any_it": {"member": 116, "unknown": 174, "no_membership_found": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def project_cooperations(municipalities) -> pd.DataFrame:
+    return pd.read_csv(config.MAPPINGS_DIR / "cooperations.csv", dtype=str, keep_default_na=False)
+
+
+def test_every_row_of_the_curated_additions_is_merged(project_cooperations):
+    """Same kommunkod under the mapped cooperation, the additions' years unless a refinement is documented."""
+    assert ADDITIONS.exists(), f"{ADDITIONS} is missing"
+    additions = pd.read_csv(ADDITIONS, dtype=str, keep_default_na=False)
+    assert len(additions) == 77 and set(additions["cooperation_name"]) == set(ADDITIONS_IDS)
+    ours = project_cooperations.set_index(["cooperation_id", "kommunkod"])
+    assert ours.index.is_unique
+    used = set()
+    for row in additions.itertuples(index=False):
+        key = (ADDITIONS_IDS[row.cooperation_name], row.kommunkod)
+        assert key in ours.index, f"{row.cooperation_name} / {row.municipality_name} not in cooperations.csv"
+        got = ours.loc[key]
+        assert got["municipality_name"] == row.municipality_name
+        years = (got["valid_from"], got["valid_to"])
+        if key in REFINED:
+            used.add(key)
+            assert years == REFINED[key] != (row.valid_from, row.valid_to), key
+        else:
+            assert years == (row.valid_from, row.valid_to), key
+            assert got["confidence"] == row.confidence, key
+            assert all(url in got["source"] for url in row.source_url.split(" ; ")), key  # C10 keeps a second URL
+    assert used == set(REFINED)  # no stale refinement
+    # Göliska IT's refinement is the additions' join order itself: founders open, Vara from 2018
+    goliska = ours.loc["C10"]
+    assert goliska.loc["1470", "valid_from"] == "2018" and (goliska.drop("1470")["valid_from"] == "").all()
+
+
+def test_no_cooperation_is_listed_under_two_ids(project_cooperations, municipalities):
+    coop = project_cooperations
+    names = coop.groupby("cooperation_id")["cooperation_name"].nunique()
+    assert (names == 1).all(), names[names > 1]
+    ids_per_name = coop.groupby("cooperation_name")["cooperation_id"].nunique()
+    assert (ids_per_name == 1).all(), ids_per_name[ids_per_name > 1]
+    assert len(set(ADDITIONS_IDS.values())) == len(ADDITIONS_IDS)
+    kinds = cooperation.read_kinds(cooperation.read_cooperations(municipalities), municipalities).set_index("cooperation_id")["kind"]
+    members = coop.groupby("cooperation_id")["kommunkod"].agg(frozenset)
+    seen: dict[tuple, str] = {}
+    for cid, m in members.items():
+        key = (kinds[cid], m)
+        assert key not in seen, f"{cid} and {seen[key]} have the same kind and members"
+        seen[key] = cid
+
+
+def test_members_per_kind_in_2021(municipalities, raw_dir):
+    t = cooperation.build_membership(municipalities, raw_dir)
+    y21 = t[t["year"] == 2021]
+    counts = {k: {s: int(((y21["cooperation_kind"] == k) & (y21["state"] == s)).sum()) for s in cooperation.STATES} for k in cooperation.KINDS}
+    assert counts == STATES_2021
+    joint = y21[y21["cooperation_kind"] == "joint_it_operations"].set_index("kommunkod")
+    for k in ("1484", "1473", "1231", "1466", "1715", "1884", "0480", "0584", "2481"):  # one per new joint cooperation
+        assert joint.loc[k, "state"] == "member", k
+    e_archive = y21[y21["cooperation_kind"] == "e_archive"].set_index("kommunkod")
+    assert e_archive.loc["0761", "state"] == "member"  # Lessebo in Sydarkivera since 2015
+    assert e_archive.loc[["2082", "2081"], "state"].eq("member").all()  # E-arkiv Mitt started in Säter in 2018
+    assert e_archive.loc["2080", "confidence"] == "before_first_evidence"  # Falun: member by 2023, joining unknown
+    vaxjo = t[(t["kommunkod"] == "0780") & (t["cooperation_kind"] == "e_archive")].set_index("year")["state"]
+    assert list(vaxjo.loc[[2016, 2017]]) == ["member", "member"] and vaxjo.loc[2018] == "unknown"  # left 2018-01-01

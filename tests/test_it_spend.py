@@ -91,6 +91,7 @@ def test_loaders_read_processed_dir(processed_dir, monkeypatch, tmp_path):
 
 
 def test_categories_shared_between_lenses():
-    from analysis import procurement
+    from analysis import cpv
 
-    assert set(procurement.CPV_CATEGORIES.values()) <= set(classify.IT_CATEGORIES)
+    assert set(cpv.IT_CATEGORIES) == set(classify.IT_CATEGORIES)
+    assert set(cpv.read_mapping()["category"]) - {"not_it", "review"} <= set(classify.IT_CATEGORIES)

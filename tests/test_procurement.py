@@ -52,8 +52,9 @@ def synthetic_tables() -> dict[str, pd.DataFrame]:
         _row("P4", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "30200000"),
         _row("P4b", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "79000000"),
         _row("P5", "LINKÖPINGS KOMMUN", "2220000449", MUNI, "64200000"),  # wrong orgnr, name wins
-        _row("P6", "MALUNG-SÄLENS KOMMUN", "2120002288", MUNI, "32000000"),
-        _row("P6", "MALUNG-SÄLENS KOMMUN", "2120002288", MUNI, "32000000"),  # repeated row
+        _row("P6", "MALUNG-SÄLENS KOMMUN", "2120002288", MUNI, "32500000"),
+        _row("P6", "MALUNG-SÄLENS KOMMUN", "2120002288", MUNI, "32500000"),  # repeated row
+        _row("P12", "MALUNG-SÄLENS KOMMUN", "2120002288", MUNI, "30192000"),  # office supplies: not IT
         _row("P7", "REGION GOTLAND", "2120000803", MUNI, "48000000"),
         _row("P8", "HÖGLANDSFÖRBUNDET", "2220001412", FED, "72000000"),
         _row("P9", "OKÄNT FÖRBUND", "2220009999", FED, "48000000"),
@@ -61,15 +62,16 @@ def synthetic_tables() -> dict[str, pd.DataFrame]:
         _row("P11", "BORÅS KOMMUN", "2120001561", MUNI, "90000000"),  # Borås buys, but no IT
     ]
     values = [
-        _row("P1", "STOCKHOLMS KOMMUN", "2120000142", MUNI, "48000000", value=1_000),
-        _row("P2", "STOCKHOLMS KOMMUN", "2120000142", MUNI, "72200000", "Ramavtal", value=0),
-        _row("P4", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "30200000", value=500),
-        _row("P4", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "30200000", value=700),  # duplicate: keep max
-        _row("P5", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "64200000", value=50),  # other orgnr: by id
-        _row("P8", "HÖGLANDSFÖRBUNDET", "2220001412", FED, "72000000", value=400),
-        _row("P9", "OKÄNT FÖRBUND", "2220009999", FED, "48000000", value=90),
-        _row("P10", "STADSHUS AB", "5560000001", COMPANY, "48000000", value=77),
-        _row("PX", "BORÅS KOMMUN", "2120001561", MUNI, "48000000", value=5),  # id not in procurements
+        _row("P1", "STOCKHOLMS KOMMUN", "2120000142", MUNI, "48000000", value=1_000_000),
+        _row("P2", "STOCKHOLMS KOMMUN", "2120000142", MUNI, "72200000", "Ramavtal", value=0),  # placeholder
+        _row("P4", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "30200000", value=500_000),
+        _row("P4", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "30200000", value=700_000),  # duplicate: keep max
+        _row("P5", "LINKÖPINGS KOMMUN", "2120000449", MUNI, "64200000", value=50_000),  # other orgnr: by id
+        _row("P8", "HÖGLANDSFÖRBUNDET", "2220001412", FED, "72000000", value=400_000),
+        _row("P9", "OKÄNT FÖRBUND", "2220009999", FED, "48000000", value=90_000),
+        _row("P10", "STADSHUS AB", "5560000001", COMPANY, "48000000", value=77_000),
+        _row("P12", "MALUNG-SÄLENS KOMMUN", "2120002288", MUNI, "30192000", value=32_500_000),
+        _row("PX", "BORÅS KOMMUN", "2120001561", MUNI, "48000000", value=5_000),  # id not in procurements
     ]
     tables = {}
     for key, rows in (("procurements", procurements), ("values", values), ("tenders", []), ("suppliers", [])):
@@ -120,7 +122,8 @@ def test_buyer_name_to_kommunkod(name, expected):
     [
         ("48000000", "software_licences"),
         ("30200000", "hardware"),
-        ("30192000", "consumables"),
+        ("30192000", None),  # office supplies (group 301)
+        ("30237110", "consumables"),
         ("32500000", "telecom_networks"),
         ("72200000", "it_consulting"),
         ("72500000", "it_services_operations"),
@@ -137,27 +140,29 @@ def test_cpv_category(cpv, category):
 def test_municipal_rows_values_and_flags(synthetic_build):
     it = synthetic_build["procurement_it"].set_index(["procurement_id", "buyer_orgnr"])
     own = it[it["buyer_kind"] == "municipality"]
-    assert sorted(own.index.get_level_values(0)) == ["P1", "P2", "P4", "P5", "P6", "P7"]
-    assert own.loc[("P1", "2120000142"), "contracted_value_sek"] == 1000
+    assert sorted(own.index.get_level_values(0)) == ["P1", "P2", "P4", "P5", "P6", "P7"]  # not P12 (office supplies)
+    assert own.loc[("P1", "2120000142"), "contracted_value_sek"] == 1_000_000
     p2 = own.loc[("P2", "2120000142")]
-    assert p2["has_value"] and p2["contracted_value_sek"] == 0 and p2["is_framework"]  # zero stays zero
+    assert not p2["has_value"] and p2["value_state"] == "placeholder" and p2["raw_value_sek"] == 0
+    assert pd.isna(p2["contracted_value_sek"]) and p2["is_framework"]
     p4 = own.loc[("P4", "2120000449")]
-    assert p4["contracted_value_sek"] == 700 and p4["duplicate_value_rows"]
+    assert p4["contracted_value_sek"] == 700_000 and p4["duplicate_value_rows"]
     p5 = own.loc[("P5", "2220000449")]
     assert p5["kommunkod"] == "0580" and p5["buyer_orgnr_mismatch"] and p5["value_buyer_differs"]
-    assert p5["contracted_value_sek"] == 50
+    assert p5["contracted_value_sek"] == 50_000
     p6 = own.loc[("P6", "2120002288")]
     assert p6["kommunkod"] == "2023" and p6["duplicate_procurement_rows"] and not p6["has_value"]
+    assert p6["value_state"] == "missing"
     assert own.loc[("P7", "2120000803"), "kommunkod"] == "0980"
 
 
 def test_federation_attribution_by_population_share(synthetic_build):
     it = synthetic_build["procurement_it"]
     p8 = it[it["procurement_id"] == "P8"].set_index("kommunkod")
-    # members 0604 (200 inhabitants) and 0580 (400): shares 1/3 and 2/3 of 400 SEK
+    # members 0604 (200 inhabitants) and 0580 (400): shares 1/3 and 2/3 of 400,000 SEK
     assert p8.loc["0604", "attribution_share"] == pytest.approx(1 / 3)
-    assert p8.loc["0580", "contracted_value_sek"] == pytest.approx(400 * 2 / 3)
-    assert p8["contracted_value_sek"].sum() == pytest.approx(400)
+    assert p8.loc["0580", "contracted_value_sek"] == pytest.approx(400_000 * 2 / 3)
+    assert p8["contracted_value_sek"].sum() == pytest.approx(400_000)
     p9 = it[it["procurement_id"] == "P9"]
     assert len(p9) == 1 and p9["kommunkod"].isna().all() and p9["buyer_kind"].iloc[0] == "cooperation_unattributed"
 
@@ -171,7 +176,7 @@ def test_equal_attribution_switch():
 
 def test_companies_mismatches_and_duplicates_reported(synthetic_build):
     companies = synthetic_build["municipal_companies_it"]
-    assert companies["procurement_id"].tolist() == ["P10"] and companies["contracted_value_sek"].tolist() == [77]
+    assert companies["procurement_id"].tolist() == ["P10"] and companies["contracted_value_sek"].tolist() == [77_000]
     assert "P10" not in set(synthetic_build["procurement_it"]["procurement_id"])
     mism = synthetic_build["procurement_buyer_mismatches"]
     assert mism[["buyer_orgnr", "kommunkod_by_name", "resolution"]].values.tolist() == [
@@ -189,22 +194,35 @@ def test_municipal_totals_variants(synthetic_build):
     it = synthetic_build["procurement_it"]
     tot = pr.municipal_totals(it, SYNTHETIC_MUNICIPALITIES).set_index("kommunkod")
     assert len(tot) == 6
-    assert tot.loc["0180", "it_contracted_value_sek"] == 1000 and tot.loc["0180", "it_procurements_count"] == 2
-    assert tot.loc["0580", "it_contracted_value_sek"] == pytest.approx(700 + 50 + 400 * 2 / 3)
+    # the headline leaves the framework P2 out and keeps its (placeholder) ceiling apart
+    assert tot.loc["0180", "it_contract_value_sek"] == 1_000_000 and tot.loc["0180", "it_procurements_count"] == 1
+    assert tot.loc["0180", "value_state"] == "reported" and tot.loc["0180", "it_frameworks_count"] == 1
+    assert tot.loc["0180", "framework_state"] == "not_reported" and pd.isna(tot.loc["0180", "it_framework_ceiling_sek"])
+    assert tot.loc["0580", "it_contract_value_sek"] == pytest.approx(700_000 + 50_000 + 400_000 * 2 / 3)
     assert tot.loc["0580", "it_procurements_count"] == pytest.approx(2 + 2 / 3)
-    assert tot.loc["1490", "it_contracted_value_sek"] == 0 and tot.loc["1490", "has_buyer_record"]
+    assert tot.loc["1490", "value_state"] == "none" and pd.isna(tot.loc["1490", "it_contract_value_sek"])
+    assert tot.loc["1490", "has_buyer_record"]
+    assert tot.loc["2023", "value_state"] == "not_reported" and tot.loc["2023", "unvalued_count"] == 1
     assert not tot.loc["0604", "has_buyer_record"] and tot.loc["0604", "it_procurements_count"] == pytest.approx(1 / 3)
 
     own = pr.municipal_totals(it, SYNTHETIC_MUNICIPALITIES, attribute_federations=False).set_index("kommunkod")
-    assert own.loc["0604", "it_procurements_count"] == 0 and own.loc["0580", "it_contracted_value_sek"] == 750
+    assert own.loc["0604", "it_procurements_count"] == 0 and own.loc["0604", "value_state"] == "none"
+    assert own.loc["0580", "it_contract_value_sek"] == 750_000
 
-    no_fw = pr.municipal_totals(it, SYNTHETIC_MUNICIPALITIES, include_frameworks=False).set_index("kommunkod")
-    assert no_fw.loc["0180", "it_procurements_count"] == 1
+    with_fw = pr.municipal_totals(it, SYNTHETIC_MUNICIPALITIES, include_frameworks=True).set_index("kommunkod")
+    assert with_fw.loc["0180", "it_procurements_count"] == 2 and with_fw.loc["0180", "unvalued_count"] == 1
 
-    # 7 attributed procurements; the top 15 % rounded up is 2: P1 (1000) and P4 (700)
-    trimmed = pr.municipal_totals(it, SYNTHETIC_MUNICIPALITIES, trim_top_share=0.15).set_index("kommunkod")
-    assert trimmed.loc["0180", "it_contracted_value_sek"] == 0
-    assert trimmed.loc["0580", "it_contracted_value_sek"] == pytest.approx(50 + 400 * 2 / 3)
+    # 4 valued contracts; the top 50 % is P1 (1,000,000) and P4 (700,000)
+    trimmed = pr.municipal_totals(it, SYNTHETIC_MUNICIPALITIES, trim_top_share=0.5).set_index("kommunkod")
+    assert trimmed.loc["0180", "value_state"] == "none"
+    assert trimmed.loc["0580", "it_contract_value_sek"] == pytest.approx(50_000 + 400_000 * 2 / 3)
+
+
+def test_placeholder_threshold_is_a_documented_constant():
+    values = pd.Series([None, 0.0, 1.0, 1_000.0, 1_000.5, 2e6])
+    assert pr.value_state(values).tolist() == ["missing", "placeholder", "placeholder", "placeholder", "reported",
+                                               "reported"]
+    assert pr.PLACEHOLDER_MAX_SEK == 1_000
 
 
 def test_municipal_totals_bad_parameters(synthetic_build):

@@ -40,7 +40,9 @@ def test_gotland_and_stockholm(municipalities):
     assert m.loc["0180", "lan_name"] == "Stockholms län"
 
 
-@pytest.mark.parametrize("year,total", [(2016, 9_995_153), (2019, 10_327_589), (2020, 10_379_295)])
+@pytest.mark.parametrize(
+    "year,total", [(2016, 9_995_153), (2019, 10_327_589), (2020, 10_379_295), (2021, 10_452_326), (2022, 10_521_556)]
+)
 def test_scb_national_totals(population, year, total):
     assert population.loc[population["year"] == year, "population"].sum() == total
 
@@ -50,9 +52,30 @@ def test_stockholm_2020(population):
     assert row["population"].tolist() == [975_551]
 
 
+def test_stockholm_2021_2022_from_kolada(population):
+    rows = population[(population["kommunkod"] == "0180") & (population["year"] >= 2021)]
+    assert rows["population"].tolist() == [978_770, 984_748]
+    assert set(rows["source_id"]) == {"kolada-population-1994-2022"}
+
+
 def test_population_grid_complete(population):
-    assert len(population) == 290 * 71
-    assert population["year"].min() == 1950 and population["year"].max() == 2020
+    assert len(population) == 290 * 73
+    assert population["year"].min() == 1950 and population["year"].max() == 2022
+    assert set(population.loc[population["year"] <= 2020, "source_id"]) == {"scb-population-1950-2020"}
+
+
+def test_kolada_series_agrees_with_scb(raw_dir, municipalities, population):
+    """Kolada's N01951 and SCB's file agree for every municipality in every year since the last boundary change.
+
+    Before 2003 Kolada keeps the boundaries of the time (Nykvarn 1999, Knivsta 2003), SCB's file today's.
+    """
+    from analysis.reference import read_kolada_population
+
+    kolada = read_kolada_population(municipalities["kommunkod"].tolist(), raw_dir)
+    scb = population[population["year"].between(2003, 2020)]
+    both = kolada.merge(scb, on=["kommunkod", "year"], suffixes=("_kolada", "_scb"))
+    assert len(both) == 290 * 18
+    assert (both["population_kolada"] == both["population_scb"]).all()
 
 
 def test_build_is_byte_identical(raw_dir, tmp_path):

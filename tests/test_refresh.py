@@ -378,13 +378,15 @@ def synthetic_refresh_raw(raw_dir: Path, tmp_path: Path) -> tuple[Path, list[str
 def test_no_refresh_means_no_change(raw_dir, tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
-    for name in ("kommuner-lan", "kolada-catalogue-2026-03", "kommun-area-2016", "scb-population-1950-2020"):
+    for name in ("kommuner-lan", "kolada-catalogue-2026-03", "kommun-area-2016", "scb-population-1950-2020",
+                 "kolada-population-1994-2022"):
         (raw / name).symlink_to(raw_dir / name)
     assert refresh.refreshed_population(["0114"], raw, after_year=2020).empty
     pop = build_population(build_municipalities(raw), raw)
-    assert len(pop) == 290 * 71 and pop["year"].max() == 2020
+    assert len(pop) == 290 * 73 and pop["year"].max() == 2022
+    assert set(pop.loc[pop["year"] > 2020, "source_id"]) == {"kolada-population-1994-2022"}
     csv = pd.read_csv(raw / "scb-population-1950-2020" / "Data-Population-by-municipality.csv")
-    assert pop["population"].sum() == csv["Befolkning"].sum()
+    assert pop.loc[pop["year"] <= 2020, "population"].sum() == csv["Befolkning"].sum()
 
 
 def test_refresh_merges_scb_before_kolada(raw_dir, tmp_path):

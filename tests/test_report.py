@@ -18,21 +18,33 @@ from analysis.io import write_parquet
 
 
 def synthetic_it_spend(municipalities: pd.DataFrame, population: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
-    """Synthetic procurement-lens rows for 2021: 200 municipalities with a value, the rest without a row."""
+    """Synthetic procurement-lens rows for 2021: 200 municipalities with a value, 30 that advertised IT contracts
+    without a value, 60 that advertised none; framework ceilings for 50 of those with a value."""
     rng = np.random.default_rng(seed)
-    pop = population[population["year"] == 2020].set_index("kommunkod")["population"]
-    codes = municipalities["kommunkod"].sample(200, random_state=seed).sort_values().tolist()
+    pop = population[population["year"] == 2021].set_index("kommunkod")["population"]
+    codes = municipalities["kommunkod"].sample(frac=1, random_state=seed).tolist()
+    states = ["reported"] * 200 + ["not_reported"] * 30 + ["none"] * 60
     values = rng.lognormal(15, 1.2, len(codes)).round(0)
     counts = rng.integers(1, 20, len(codes)).astype(float)
     rows = []
-    for code, value, count in zip(codes, values, counts):
-        for measure, v in (("it_contracted_value_sek", value), ("it_procurements_count", count)):
+    for i, (code, state, value, count) in enumerate(zip(codes, states, values, counts)):
+        fw_state = "reported" if i < 50 else "none"
+        measures = (
+            ("it_contract_value_sek", {"reported": value, "not_reported": None, "none": 0.0}[state], state, "SEK"),
+            ("it_framework_ceiling_sek", 10 * value if fw_state == "reported" else 0.0, fw_state, "SEK"),
+            ("it_contracts_count", 0.0 if state == "none" else count, "none" if state == "none" else "reported", "count"),
+            ("it_frameworks_count", 1.0 if fw_state == "reported" else 0.0, fw_state, "count"),
+            ("it_unvalued_count", count if state == "not_reported" else 0.0,
+             "reported" if state == "not_reported" else "none", "count"),
+        )
+        for measure, v, st, unit in measures:
             rows.append({"kommunkod": code, "year": 2021, "period": "2021", "months_covered": 12,
                          "lens": "procurement", "method": "cpv", "measure": measure, "category": "all",
-                         "value": float(v), "unit": "SEK" if measure.endswith("sek") else "count",
-                         "per_inhabitant": float(v) / pop[code], "population": int(pop[code]),
-                         "population_year": 2020, "coverage_note": "synthetic", "source_ids": "uhm-procurement-2021"})
-    return pd.DataFrame(rows)
+                         "value": None if v is None else float(v), "value_state": st, "unit": unit,
+                         "per_inhabitant": None if v is None or unit != "SEK" else float(v) / pop[code],
+                         "population": int(pop[code]), "population_year": 2021, "coverage_note": "synthetic",
+                         "source_ids": "uhm-procurement-2021"})
+    return pd.DataFrame(rows).astype({"value": float, "per_inhabitant": float})
 
 
 def synthetic_ledger(seed: int = 3) -> pd.DataFrame:
@@ -134,8 +146,11 @@ def test_bad_parameters_give_one_line_naming_them(env, params, message):
 def test_procurement_per_inhabitant_covers_all_290_with_zeros(env):
     d = report.data.procurement_per_inhabitant(2021)
     assert len(d) == 290 and d["kommunkod"].is_unique
-    assert (d["value_sek"] > 0).sum() == 200 and (d["value_sek"] == 0).sum() == 90
+    assert (d["value_state"] == "reported").sum() == 200 and (d["value_sek"] > 0).sum() == 200
+    assert (d["value_state"] == "none").sum() == 60 and (d.loc[d["value_state"] == "none", "value_sek"] == 0).all()
+    assert (d["value_state"] == "not_reported").sum() == 30 and d.loc[d["value_state"] == "not_reported", "value_sek"].isna().all()
     np.testing.assert_allclose(d["per_inhabitant"], d["value_sek"] / d["population"])
+    assert (d["framework_state"] == "reported").sum() == 50
     assert report.data.procurement_per_inhabitant(2019).empty
 
 
@@ -144,12 +159,13 @@ def test_national_findings_are_computed_from_the_data(env):
     bands, flags = report.data.scale_bands(d), report.data.red_flags(d)
     before = report.findings.national(d, bands, flags, 2021)
     assert 3 <= len(before) <= 5
-    assert "200 of 290 municipalities" in before[0]
-    top = d.sort_values("per_inhabitant").iloc[-1]
+    assert "200 of 290 municipalities" in before[0] and "30 advertised IT contracts without" in before[0]
+    assert "60 advertised none" in before[0]
+    top = report.data.reported(d).sort_values("per_inhabitant").iloc[-1]
     assert top["name"] in before[1]
     changed = d.copy()
-    first = changed.index[changed["value_sek"] == 0][0]
-    changed.loc[first, "value_sek"] = 1e10
+    first = changed.index[changed["value_state"] == "none"][0]
+    changed.loc[first, ["value_sek", "value_state"]] = [1e10, "reported"]
     changed["per_inhabitant"] = changed["value_sek"] / changed["population"]
     after = report.findings.national(changed, report.data.scale_bands(changed), report.data.red_flags(changed), 2021)
     assert "201 of 290 municipalities" in after[0]
@@ -187,8 +203,12 @@ def test_region_table_and_findings(env):
 
 def test_maps_colour_every_municipality(env):
     d = report.data.procurement_per_inhabitant(2021)
-    fig, plotted = report.maps.choropleth(d, "per_inhabitant", "t", "SEK", outline={"0180"})
-    assert len(plotted) == 290 and plotted["per_inhabitant"].notna().all()
+    fig, plotted = report.maps.choropleth(d, "per_inhabitant", "t", "SEK", outline={"0180"}, state="value_state")
+    assert len(plotted) == 290 and plotted["class"].notna().all()
+    classes = plotted.groupby("value_state")["class"].agg(set)
+    assert classes["not_reported"] == {"IT procurement advertised, value not reported"}
+    assert classes["none"] == {"no IT procurement advertised"}
+    assert not classes["reported"] & (classes["none"] | classes["not_reported"])
     fig2, plotted2 = report.maps.choropleth(d, "per_inhabitant", "t", "SEK", lan_kod="01")
     assert len(plotted2) == 26
     import matplotlib.pyplot as plt
@@ -230,16 +250,16 @@ def test_value_classes_cover_every_value_including_the_maximum():
 
 def test_variant_name_follows_the_switches():
     assert report.data.variant_name() == "main"
-    assert report.data.variant_name(include_frameworks=False) == "frameworks_excluded"
+    assert report.data.variant_name(include_frameworks=True) == "frameworks_included"
     assert report.data.variant_name(trim_top_share=True) == "top1pct_trimmed"
     with pytest.raises(UserError, match="one switch"):
-        report.data.variant_name(include_frameworks=False, exclude_hosts=True)
+        report.data.variant_name(include_frameworks=True, exclude_hosts=True)
 
 
 def synthetic_comparison(estimate: float) -> pd.DataFrame:
     """Synthetic comparison rows: the main variant and one alternative, median difference only."""
     return pd.DataFrame({
-        "method": ["median_diff", "median_diff"], "variant": ["main", "frameworks_excluded"],
+        "method": ["median_diff", "median_diff"], "variant": ["main", "frameworks_included"],
         "estimate": [estimate, estimate / 2], "ci_low": [estimate - 50, -10.0], "ci_high": [estimate + 50, 90.0],
         "p_value": [0.01, 0.3], "n_members": [40, 40], "n_nonmembers": [231, 231],
         "min_detectable_difference": [107.0, 110.0], "note": ["", ""],
@@ -251,7 +271,7 @@ def test_cooperation_findings_follow_the_estimate():
     rows = synthetic_comparison(-120.0)
     text = report.findings.cooperation(rows[rows["variant"] == "main"], rows, members, "e_archive", "procurement", 2021)
     assert "1 municipalities are members" in text[0]
-    assert "120 SEK per inhabitant lower" in text[1] and "statistically clear (p = 0.010)" in text[2]
+    assert "120 SEK per inhabitant lower" in text[1] and "statistically clear (p = 0.010)" in text[1]
     rows = synthetic_comparison(300.0)
     text = report.findings.cooperation(rows[rows["variant"] == "main"], rows, members, "e_archive", "procurement", 2021)
     assert "300 SEK per inhabitant higher" in text[1]

@@ -12,8 +12,12 @@ where no membership was found (`compare_groups`):
 - scale_slope (kind "all"): log–log slope of per-inhabitant value on population (economies of scale).
 Every row carries n per group and coverage (share of the 290 municipalities with a value); a group
 with fewer than MIN_GROUP municipalities gives NaN and the note "too few". Variants (VARIANTS) are the
-sensitivity analyses. Units: SEK per inhabitant for it_contracted_value_sek, procurements per 10,000
-inhabitants for it_procurements_count. See docs/comparison.md for what the data cannot show.
+sensitivity analyses. Units: SEK per inhabitant for it_contract_value_sek (contracts; framework ceilings
+only in the "frameworks_included" variant), procurements per 10,000 inhabitants for
+it_procurements_count. Municipalities that advertised IT procurement without reporting a value have no
+value (left out of the value comparison); those that advertised none have 0. `verdict` turns the
+sensitivity table into one sentence's worth: robust, fragile or no evidence. See docs/comparison.md for
+what the data cannot show.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ N_POWER = 2000
 POWER = 0.8
 ALPHA = 0.05
 LENSES = ("procurement", "ledger", "published")
-PROCUREMENT_MEASURES = {"it_contracted_value_sek": 1.0, "it_procurements_count": 10_000.0}
+PROCUREMENT_MEASURES = {"it_contract_value_sek": 1.0, "it_procurements_count": 10_000.0}
 METHODS = ("median_diff", "mean_diff", "ols_hc3", "scale_slope")
 DEFAULT_GRID = {
     "lens": "procurement",
@@ -57,20 +61,20 @@ class Variant:
 
     unknown_as_nonmember: bool = False
     attribute_federations: bool = True
-    include_frameworks: bool = True
+    include_frameworks: bool = False
     trim_top_share: float | None = None
     exclude_hosts: bool = False
 
     @property
     def procurement_only(self) -> bool:
-        return not self.attribute_federations or not self.include_frameworks or self.trim_top_share is not None
+        return not self.attribute_federations or self.include_frameworks or self.trim_top_share is not None
 
 
 VARIANTS: dict[str, Variant] = {
     "main": Variant(),
     "unknown_as_nonmember": Variant(unknown_as_nonmember=True),
     "federations_not_attributed": Variant(attribute_federations=False),
-    "frameworks_excluded": Variant(include_frameworks=False),
+    "frameworks_included": Variant(include_frameworks=True),
     "top1pct_trimmed": Variant(trim_top_share=0.01),
     "hosts_excluded": Variant(exclude_hosts=True),
 }
@@ -293,23 +297,26 @@ def _population(population: pd.DataFrame, year: int) -> tuple[pd.Series, int]:
 def procurement_values(
     totals: pd.DataFrame, municipalities: pd.DataFrame, population: pd.DataFrame, *, measure: str, year: int
 ) -> pd.DataFrame:
-    """Per-municipality values from `procurement.municipal_totals` output: all 290 rows, has_data = has_buyer_record.
+    """Per-municipality values from `procurement.municipal_totals` output: all 290 rows.
 
+    has_data: the municipality appears as a buyer in the year's tables and, for the value measure, its
+    value is known (value_state "reported", or "none" = 0); "not_reported" has no value.
     Columns: kommunkod, value (per inhabitant, or per 10,000 inhabitants for counts), population,
-    kommungrupp_2023, has_data.
+    kommungrupp_2023, has_data, value_state.
     """
     if measure not in PROCUREMENT_MEASURES:
         raise UserError(f"measure={measure!r} is not a procurement measure ({', '.join(PROCUREMENT_MEASURES)})")
     pop, _ = _population(population, year)
     df = municipalities[["kommunkod", "kommungrupp_2023"]].merge(
-        totals[["kommunkod", measure, "has_buyer_record"]], on="kommunkod", how="left", validate="one_to_one"
+        totals[["kommunkod", measure, "value_state", "has_buyer_record"]], on="kommunkod", how="left", validate="one_to_one"
     )
-    if df[measure].isna().any():
-        raise UserError(f"municipal_totals lacks kommunkod {df.loc[df[measure].isna(), 'kommunkod'].iloc[0]}")
+    if df["value_state"].isna().any():
+        raise UserError(f"municipal_totals lacks kommunkod {df.loc[df['value_state'].isna(), 'kommunkod'].iloc[0]}")
     df["population"] = df["kommunkod"].map(pop)
-    df["value"] = df[measure].astype(float) / df["population"].astype(float) * PROCUREMENT_MEASURES[measure]
-    df["has_data"] = df["has_buyer_record"].astype(bool)
-    return df[["kommunkod", "value", "population", "kommungrupp_2023", "has_data"]]
+    raw = df[measure].astype(float).where(df["value_state"] != "none", 0.0)
+    df["value"] = raw / df["population"].astype(float) * PROCUREMENT_MEASURES[measure]
+    df["has_data"] = df["has_buyer_record"].astype(bool) & df["value"].notna()
+    return df[["kommunkod", "value", "population", "kommungrupp_2023", "has_data", "value_state"]]
 
 
 def it_spend_values(
@@ -446,6 +453,86 @@ def build_comparison(
     return validate(_sort(pd.concat(parts, ignore_index=True)), COMPARISON_SCHEMA, "cooperation_comparison")
 
 
+VERDICTS = ("robust", "fragile", "no_evidence")
+VERDICT_SCHEMA = pa.DataFrameSchema(
+    {
+        "lens": pa.Column(str),
+        "year": pa.Column("int64"),
+        "cooperation_kind": pa.Column(str, pa.Check.isin(KINDS)),
+        "measure": pa.Column(str),
+        "method": pa.Column(str),
+        "verdict": pa.Column(str, pa.Check.isin(VERDICTS)),
+        "direction": pa.Column(str, pa.Check.isin(["higher", "lower", "none"])),
+        "changed_by": pa.Column(str),
+        "variants": pa.Column("int64"),
+        "significant_variants": pa.Column("int64"),
+        "estimate": pa.Column(float, nullable=True),
+        "ci_low": pa.Column(float, nullable=True),
+        "ci_high": pa.Column(float, nullable=True),
+        "p_value": pa.Column(float, nullable=True),
+        "n_members": pa.Column("Int64", nullable=True),
+        "n_nonmembers": pa.Column("Int64", nullable=True),
+        "coverage": pa.Column(float),
+        "reason": pa.Column(str),
+    },
+    unique=["lens", "year", "cooperation_kind", "measure", "method"],
+    strict=True,
+    ordered=True,
+)
+
+
+def verdict(sensitivity_rows: pd.DataFrame, alpha: float = ALPHA) -> dict:
+    """The answer in words from one comparison's sensitivity table (one row per variant, "main" among them).
+
+    robust: every variant has an estimate of the main one's sign, significant at `alpha`;
+    no_evidence: the main variant is not significant and neither is any other (or the groups are too small);
+    fragile: anything else; `changed_by` names the variants whose sign or significance differs from main.
+    """
+    rows = sensitivity_rows.set_index("variant")
+    if "main" not in rows.index:
+        raise UserError("verdict: the sensitivity table has no 'main' variant")
+    main = rows.loc["main"]
+    keys = ("estimate", "ci_low", "ci_high", "p_value", "n_members", "n_nonmembers", "coverage")
+    base = {k: main[k] for k in keys}
+    if pd.isna(main["estimate"]):
+        return {**base, "verdict": "no_evidence", "direction": "none", "changed_by": "", "variants": len(rows),
+                "significant_variants": 0, "reason": f"main comparison not estimable: {main['note']}"}
+    sig = rows["p_value"] < alpha
+    sign = np.sign(rows["estimate"])
+    main_sig, main_sign = bool(sig["main"]), float(sign["main"])
+    direction = "none" if main_sign == 0 else ("higher" if main_sign > 0 else "lower")
+    differs = [v for v in rows.index if v != "main" and (pd.isna(rows.loc[v, "estimate"]) or bool(sig[v]) != main_sig
+                                                        or (main_sig and float(sign[v]) != main_sign))]
+    n_sig = int(sig.sum())
+    if main_sig and not differs:
+        kind, reason = "robust", f"same sign and p < {alpha} in all {len(rows)} variants"
+    elif n_sig == 0:
+        kind, reason = "no_evidence", f"p ≥ {alpha} in all {len(rows)} variants"
+    else:
+        kind, reason = "fragile", f"{n_sig} of {len(rows)} variants significant; changed by: {', '.join(differs)}"
+    return {**base, "verdict": kind, "direction": direction, "changed_by": ";".join(differs), "variants": len(rows),
+            "significant_variants": n_sig, "reason": reason}
+
+
+def verdicts(comparison: pd.DataFrame, method: str = "median_diff") -> pd.DataFrame:
+    """The `cooperation_verdict` table: one verdict per lens × year × kind × measure from the comparison table."""
+    sel = comparison[(comparison["method"] == method) & (comparison["cooperation_kind"] != "all")]
+    rows = []
+    for (lens, year, kind, measure), g in sel.groupby(["lens", "year", "cooperation_kind", "measure"], sort=True):
+        rows.append({"lens": lens, "year": year, "cooperation_kind": kind, "measure": measure, "method": method,
+                     **verdict(g)})
+    cols = list(VERDICT_SCHEMA.columns)
+    df = pd.DataFrame(rows, columns=cols).astype({"year": "int64", "variants": "int64", "significant_variants": "int64"})
+    for col in ("n_members", "n_nonmembers"):
+        df[col] = pd.array([None if pd.isna(v) else int(v) for v in df[col]], dtype="Int64")
+    for col in ("estimate", "ci_low", "ci_high", "p_value", "coverage"):
+        df[col] = df[col].astype(float)
+    order = {k: i for i, k in enumerate(KINDS)}
+    df = df.sort_values(["lens", "year", "measure", "cooperation_kind"], key=lambda s: s.map(order) if s.name ==
+                        "cooperation_kind" else s, ignore_index=True)
+    return validate(df, VERDICT_SCHEMA, "cooperation_verdict")
+
+
 def cooperation_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     """Build stage "cooperation" (after it_spend): membership from the mappings, comparison on the procurement lens."""
     from .cooperation import build_membership
@@ -454,7 +541,8 @@ def cooperation_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     population = read_parquet(out_dir / "population.parquet")
     membership = build_membership(municipalities, raw_dir)
     comparison = build_comparison(read_parquet(out_dir / "procurement_it.parquet"), membership, municipalities, population)
-    return {"cooperation_membership": membership, "cooperation_comparison": comparison}
+    return {"cooperation_membership": membership, "cooperation_comparison": comparison,
+            "cooperation_verdict": verdicts(comparison)}
 
 
 # ---------------------------------------------------------------- notebook API
@@ -486,7 +574,7 @@ def values(
     lens: str = "procurement",
     year: int = 2021,
     kind: str = "joint_it_operations",
-    measure: str = "it_contracted_value_sek",
+    measure: str = "it_contract_value_sek",
     variant: str = "main",
     *,
     processed_dir: Path | None = None,
@@ -518,7 +606,7 @@ def compare(
     lens: str = "procurement",
     year: int = 2021,
     kind: str = "joint_it_operations",
-    measure: str = "it_contracted_value_sek",
+    measure: str = "it_contract_value_sek",
     variant: str = "main",
     *,
     processed_dir: Path | None = None,
@@ -544,7 +632,7 @@ def sensitivity(
     lens: str = "procurement",
     year: int = 2021,
     kind: str = "joint_it_operations",
-    measure: str = "it_contracted_value_sek",
+    measure: str = "it_contract_value_sek",
     method: str = "median_diff",
     processed_dir: Path | None = None,
 ) -> pd.DataFrame:

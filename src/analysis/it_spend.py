@@ -2,9 +2,11 @@
 
 Lenses (docs/it-spend.md): `ledger` (supplier ledgers, classified by accounts and by vendors),
 `procurement` (advertised IT procurement 2021, by main CPV) and `published` (figures municipalities
-published themselves). Per-inhabitant figures use SCB population on 31 December of the matching year;
-2021 procurement uses 2020 population, the latest year in the data. Partial periods (Örebro 2016-03)
-keep their period and `months_covered` and are never annualised.
+published themselves). Per-inhabitant figures use the population on 31 December of the matching year
+(2021 procurement per 2021 inhabitants). Partial periods (Örebro 2016-03) keep their period and
+`months_covered` and are never annualised. `value_state` tells a value ("reported") from "IT procurement
+advertised, value not reported" ("not_reported", value null) and "no IT procurement advertised" ("none",
+value 0).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .io import read_parquet, validate
 
 LENSES = ("ledger", "procurement", "published")
 METHODS = ("accounts", "vendors", "cpv", "published")
-POPULATION_SOURCE = "scb-population-1950-2020"
+VALUE_STATES = ("reported", "not_reported", "none")
 
 IT_SPEND_SCHEMA = pa.DataFrameSchema(
     {
@@ -33,6 +35,7 @@ IT_SPEND_SCHEMA = pa.DataFrameSchema(
         "measure": pa.Column(str),
         "category": pa.Column(str),
         "value": pa.Column(float, nullable=True),
+        "value_state": pa.Column(str, pa.Check.isin(VALUE_STATES)),
         "unit": pa.Column(str),
         "per_inhabitant": pa.Column(float, nullable=True),
         "population": pa.Column("Int64", nullable=True),
@@ -40,16 +43,22 @@ IT_SPEND_SCHEMA = pa.DataFrameSchema(
         "coverage_note": pa.Column(str),
         "source_ids": pa.Column(str),
     },
+    checks=[
+        pa.Check(lambda df: (df["value_state"] == "not_reported") == df["value"].isna(),
+                 error="value is null exactly when it is not reported"),
+        pa.Check(lambda df: (df["value_state"] != "none") | (df["value"] == 0), error="'none' has value 0"),
+    ],
     unique=["kommunkod", "period", "lens", "method", "measure", "category", "unit"],
     strict=True,
     ordered=True,
 )
 
 PROCUREMENT_NOTE = (
-    "Advertised IT procurement 2021 (main CPV 30, 32, 48, 72, 642): whole-term contracted value incl."
-    " options, frameworks at their maximum; direct awards and call-offs not included. Activity, not spend."
-    " Cooperation bodies' procurements attributed to members by population share."
-    " Population: 31 December {year}{latest}."
+    "Advertised IT procurement 2021, IT decided by main CPV group/class (data/mappings/cpv_it.csv):"
+    " whole-term contracted value of contracts incl. options; framework-agreement ceilings kept apart;"
+    " values of at most {placeholder:,.0f} SEK count as not reported; direct awards and call-offs not"
+    " included. Activity, not spend. Cooperation bodies' procurements attributed to members by population"
+    " share. Population: 31 December {year}{latest}."
 )
 
 
@@ -66,21 +75,50 @@ def with_population(df: pd.DataFrame, population: pd.DataFrame, population_year:
     return df
 
 
+def population_source(population: pd.DataFrame, year: int) -> str:
+    """The raw source id of the population figures of `year`."""
+    from .reference import population_sources
+
+    return population_sources(population).get(int(year), "")
+
+
+def _state_rows(totals: pd.DataFrame, measure: str, value: str, state: str) -> pd.DataFrame:
+    """Long rows of one totals column: value 0 for "none", null for "not_reported"."""
+    v = totals[value].where(totals[state] != "none", 0.0)
+    return totals.assign(measure=measure, category="all", value=v, value_state=totals[state], unit="SEK")
+
+
 def procurement_rows(procurement_it: pd.DataFrame, municipalities: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
-    """Procurement lens rows: count and value per municipality (all 290), overall and per category."""
+    """Procurement lens rows per municipality (all 290): contracts and framework ceilings apart, each with its state.
+
+    Measures: it_contract_value_sek (the headline: contracts, framework ceilings excluded; overall and
+    per IT category), it_framework_ceiling_sek, it_contracts_count, it_frameworks_count and
+    it_unvalued_count (IT procurements, contracts or frameworks, advertised without a reported value).
+    """
     totals = procurement.municipal_totals(procurement_it, municipalities)
     parts = [
-        totals.assign(measure="it_procurements_count", category="all", value=totals["it_procurements_count"], unit="count"),
-        totals.assign(measure="it_contracted_value_sek", category="all", value=totals["it_contracted_value_sek"], unit="SEK"),
+        _state_rows(totals, "it_contract_value_sek", "it_contract_value_sek", "value_state"),
+        _state_rows(totals, "it_framework_ceiling_sek", "it_framework_ceiling_sek", "framework_state"),
     ]
-    attributed = procurement_it[procurement_it["kommunkod"].notna()]
-    by_cat = attributed.groupby(["kommunkod", "category"], as_index=False)["contracted_value_sek"].sum()
+    for measure, col in (("it_contracts_count", "it_procurements_count"), ("it_frameworks_count", "it_frameworks_count")):
+        parts.append(totals.assign(measure=measure, category="all", value=totals[col], value_state=np.where(
+            totals[col] > 0, "reported", "none"), unit="count"))
+    unvalued = totals["unvalued_count"] + procurement_it[
+        procurement_it["kommunkod"].notna() & procurement_it["is_framework"] & ~procurement_it["has_value"]
+    ].groupby("kommunkod")["attribution_share"].sum().reindex(totals["kommunkod"]).fillna(0.0).to_numpy()
+    parts.append(totals.assign(measure="it_unvalued_count", category="all", value=unvalued,
+                               value_state=np.where(unvalued > 0, "reported", "none"), unit="count"))
+    contracts = procurement_it[procurement_it["kommunkod"].notna() & ~procurement_it["is_framework"]]
+    by_cat = contracts.groupby(["kommunkod", "category"]).agg(
+        value=("contracted_value_sek", lambda s: s.sum(min_count=1)), n=("attribution_share", "size"))
     grid = pd.MultiIndex.from_product(
-        [municipalities["kommunkod"], sorted(set(procurement.CPV_CATEGORIES.values()))], names=["kommunkod", "category"]
+        [municipalities["kommunkod"], list(classify.IT_CATEGORIES)], names=["kommunkod", "category"]
     ).to_frame(index=False)
-    by_cat = grid.merge(by_cat, on=["kommunkod", "category"], how="left").fillna({"contracted_value_sek": 0.0})
-    parts.append(by_cat.assign(measure="it_contracted_value_sek", value=by_cat["contracted_value_sek"], unit="SEK"))
-    df = pd.concat([p[["kommunkod", "measure", "category", "value", "unit"]] for p in parts], ignore_index=True)
+    by_cat = grid.merge(by_cat.reset_index(), on=["kommunkod", "category"], how="left")
+    by_cat["value_state"] = np.where(by_cat["value"].notna(), "reported", np.where(by_cat["n"] > 0, "not_reported", "none"))
+    by_cat["value"] = by_cat["value"].where(by_cat["value_state"] != "none", 0.0)
+    parts.append(by_cat.assign(measure="it_contract_value_sek", unit="SEK"))
+    df = pd.concat([p[["kommunkod", "measure", "category", "value", "value_state", "unit"]] for p in parts], ignore_index=True)
     pop_year = procurement.population_year(population)
     latest = " (the latest year in the data)" if pop_year != procurement.YEAR else ""
     df = df.assign(
@@ -89,8 +127,8 @@ def procurement_rows(procurement_it: pd.DataFrame, municipalities: pd.DataFrame,
         months_covered=12,
         lens="procurement",
         method="cpv",
-        coverage_note=PROCUREMENT_NOTE.format(year=pop_year, latest=latest),
-        source_ids=f"{procurement.SOURCE_ID},{POPULATION_SOURCE}",
+        coverage_note=PROCUREMENT_NOTE.format(year=pop_year, latest=latest, placeholder=procurement.PLACEHOLDER_MAX_SEK),
+        source_ids=f"{procurement.SOURCE_ID},{population_source(population, pop_year)}",
     )
     return with_population(df, population, pop_year)
 
@@ -151,7 +189,8 @@ def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFr
         period=out["period_label"],
         coverage_note=out["source_id"].map(LEDGER_SOURCES)
         + " Per inhabitant: population on 31 December of the same year.",
-        source_ids=out["source_id"] + "," + POPULATION_SOURCE,
+        source_ids=out["source_id"] + "," + out["year"].map(lambda y: population_source(population, y)),
+        value_state="reported",
     )
     return with_population(out, population, out["year"])
 
@@ -181,6 +220,7 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     pub = published.read_published(municipalities=municipalities)
     tables["published_it_costs"] = pub
     pub_rows = published.it_spend_rows(pub)
+    pub_rows["value_state"] = np.where(pub_rows["value"].isna(), "not_reported", "reported")
     rows.append(with_population(pub_rows, population, pub_rows["year"]).assign(per_inhabitant=pub_rows["per_inhabitant"]))
     tables["it_spend"] = finish(rows)
     return tables
@@ -246,13 +286,21 @@ def summary(out_dir: Path | None = None) -> dict:
         "municipalities_with_buyer_record": len(proc.attrs.get("municipal_buyers", [])),
         "own_it_procurements": int(own.drop_duplicates(["procurement_id", "buyer_orgnr"]).shape[0]),
         "own_it_frameworks": int(own.drop_duplicates(["procurement_id", "buyer_orgnr"])["is_framework"].sum()),
-        "it_contracted_value_sek_own": round(float(own["contracted_value_sek"].sum()), 2),
-        "it_contracted_value_sek_attributed_cooperations": round(
+        "it_contract_value_sek_own": round(float(own.loc[~own["is_framework"], "contracted_value_sek"].sum()), 2),
+        "it_framework_ceiling_sek_own": round(float(own.loc[own["is_framework"], "contracted_value_sek"].sum()), 2),
+        "it_value_sek_attributed_cooperations": round(
             float(attributed.loc[attributed["buyer_kind"] != "municipality", "contracted_value_sek"].sum()), 2
         ),
-        "it_contracted_value_sek_unattributed_cooperations": round(
+        "it_value_sek_unattributed_cooperations": round(
             float(proc.loc[proc["kommunkod"].isna(), "contracted_value_sek"].sum()), 2
         ),
+        "own_procurements_by_value_state": {
+            k: int(v) for k, v in own.drop_duplicates(["procurement_id", "buyer_orgnr"])["value_state"].value_counts().sort_index().items()
+        },
+        "municipalities_by_value_state": {
+            k: int(v) for k, v in spend[(spend["lens"] == "procurement") & (spend["measure"] == "it_contract_value_sek")
+                                        & (spend["category"] == "all")]["value_state"].value_counts().sort_index().items()
+        },
         "rows_by_buyer_kind": {k: int(v) for k, v in proc["buyer_kind"].value_counts().sort_index().items()},
         "buyer_orgnr_mismatches": sorted(mism["buyer_orgnr"].tolist()),
         "duplicates_by_issue": {k: int(v) for k, v in dup["issue"].value_counts().sort_index().items()},

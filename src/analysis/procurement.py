@@ -6,7 +6,10 @@ from existing frameworks are not in the data, so a municipality without an IT pr
 on IT.
 
 Rules (see docs/it-spend.md):
-- IT = main CPV division 30, 32, 48, 72 or group 642; a category per division/group (`CPV_CATEGORIES`).
+- IT by main CPV at group/class level from the reviewable table `data/mappings/cpv_it.csv` (module
+  `cpv`): IT is 302, 48, 72, 324, 325, 642, 50312/5032/5033, 5161 (and mobile phones 3225); office goods
+  (301) and radio/TV/audio-visual gear (321–323) are not. Division-level codes that mix the two are
+  decided per procurement (`cpv_review_decisions.csv`) or left out and listed in `procurement_cpv_review`.
 - Municipal buyers (Juridisk form = Kommuner) are matched to kommunkod by normalised name ("MALUNG-SÄLENS
   KOMMUN" → Malung-Sälen, "REGION GOTLAND" → 0980) and by orgnr; each municipality's canonical orgnr is
   its most frequent 212000xxxx orgnr. Rows under another orgnr are kept (attributed by name) and listed
@@ -17,7 +20,12 @@ Rules (see docs/it-spend.md):
   same-pair row, a value row with the same id is used when all of that id's value rows have one buyer
   (award notices sometimes name another orgnr or a company of the buyer; `value_buyer_differs`). All
   such cases, ids shared by different buyers and value ids missing from the procurements table are
-  listed in `procurement_duplicates`. A value of 0 stays 0; no value gives `has_value` False and 0.
+  listed in `procurement_duplicates`.
+- Three value states: `reported` (a value above PLACEHOLDER_MAX_SEK), `placeholder` (a value of at most
+  PLACEHOLDER_MAX_SEK, e.g. 0 or 1 SEK: not a value) and `missing` (no value row). Only reported values
+  enter sums (`contracted_value_total_sek` is null otherwise); `raw_value_sek` keeps what the file says.
+- Framework agreements (Ramavtal) carry a ceiling, not a purchase: totals keep contracts and framework
+  ceilings apart (`municipal_totals`).
 - Kommunalförbund and joint IT companies are attributed to their members by population share (31
   December 2021 when a refreshed population has it, else 2020; or equal shares) from `data/mappings/procurement_federations.csv`; bodies whose members are not
   established keep one row with null kommunkod (`buyer_kind` "cooperation_unattributed").
@@ -32,7 +40,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from . import config
+from . import config, cpv
 from .errors import UserError
 from .io import read_parquet, validate
 
@@ -60,20 +68,8 @@ COL_DATE = "Publiceringsdatum"
 COL_VALUE = "Kontrakterat värde, Summa"
 BUYER_COLS = [COL_NAME, COL_ORGNR, COL_SEKTOR, COL_DELSEKTOR, COL_FORM]
 
-IT_DIVISIONS = ("30", "32", "48", "72")
-IT_GROUPS = ("642",)
-# Most specific prefix wins: CPV group (3 digits) before division (2 digits).
-CPV_CATEGORIES = {
-    "301": "consumables",  # office machines and supplies (includes some non-IT office material)
-    "302": "hardware",  # computers, peripherals
-    "30": "hardware",
-    "32": "telecom_networks",  # radio, television, communication equipment
-    "48": "software_licences",  # software packages and information systems
-    "721": "it_consulting",  # hardware consultancy
-    "722": "it_consulting",  # software programming and consultancy
-    "72": "it_services_operations",  # IT services: internet, support, operations, data services
-    "642": "telecom_networks",  # telecommunications services
-}
+PLACEHOLDER_MAX_SEK = 1_000.0  # a contracted value of at most this many SEK is a placeholder, not a value
+VALUE_STATES = ("reported", "placeholder", "missing")
 CONTRACT_TYPES = {"Kontrakt": False, "Ramavtal": True}
 
 BUYER_ID = r"^(\d{10}|\d{7}-\d)$"  # Swedish orgnr, or a Finnish business id (Åland buyers)
@@ -94,13 +90,16 @@ PROCUREMENT_IT_SCHEMA = pa.DataFrameSchema(
         "is_framework": pa.Column(bool),
         "cpv_code": pa.Column(str, pa.Check.str_matches(r"^\d{8}$")),
         "cpv_label": pa.Column(str),
-        "cpv_division": pa.Column(str, pa.Check.isin(list(IT_DIVISIONS) + ["64"])),
-        "category": pa.Column(str, pa.Check.isin(sorted(set(CPV_CATEGORIES.values())))),
+        "cpv_division": pa.Column(str, pa.Check.str_matches(r"^\d{2}$")),
+        "cpv_rule": pa.Column(str),
+        "category": pa.Column(str, pa.Check.isin(list(cpv.IT_CATEGORIES))),
         "title": pa.Column(str, nullable=True),
         "published": pa.Column(str, nullable=True),
+        "value_state": pa.Column(str, pa.Check.isin(list(VALUE_STATES))),
         "has_value": pa.Column(bool),
-        "contracted_value_total_sek": pa.Column(float, pa.Check.ge(0)),
-        "contracted_value_sek": pa.Column(float, pa.Check.ge(0)),
+        "raw_value_sek": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "contracted_value_total_sek": pa.Column(float, pa.Check.gt(PLACEHOLDER_MAX_SEK), nullable=True),
+        "contracted_value_sek": pa.Column(float, pa.Check.ge(0), nullable=True),
         "duplicate_procurement_rows": pa.Column(bool),
         "duplicate_value_rows": pa.Column(bool),
         "value_buyer_differs": pa.Column(bool),
@@ -158,8 +157,9 @@ COMPANIES_SCHEMA = pa.DataFrameSchema(
         "cpv_code": pa.Column(str),
         "category": pa.Column(str),
         "title": pa.Column(str, nullable=True),
+        "value_state": pa.Column(str, pa.Check.isin(list(VALUE_STATES))),
         "has_value": pa.Column(bool),
-        "contracted_value_sek": pa.Column(float, pa.Check.ge(0)),
+        "contracted_value_sek": pa.Column(float, pa.Check.gt(PLACEHOLDER_MAX_SEK), nullable=True),
     },
     unique=["procurement_id", "buyer_orgnr"],
     strict=True,
@@ -179,13 +179,46 @@ FEDERATIONS_SCHEMA = pa.DataFrameSchema(
     strict=True,
 )
 
+MUNICIPAL_STATES = ("reported", "not_reported", "none")
 TOTALS_SCHEMA = pa.DataFrameSchema(
     {
         "kommunkod": pa.Column(str, pa.Check.str_matches(KOMMUNKOD), unique=True),
         "it_procurements_count": pa.Column(float, pa.Check.ge(0)),
-        "it_contracted_value_sek": pa.Column(float, pa.Check.ge(0)),
+        "it_contract_value_sek": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "unvalued_count": pa.Column(float, pa.Check.ge(0)),
+        "value_state": pa.Column(str, pa.Check.isin(MUNICIPAL_STATES)),
+        "it_frameworks_count": pa.Column(float, pa.Check.ge(0)),
+        "it_framework_ceiling_sek": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "framework_state": pa.Column(str, pa.Check.isin(MUNICIPAL_STATES)),
+        "largest_framework_sek": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "largest_framework_title": pa.Column(str, nullable=True),
         "has_buyer_record": pa.Column(bool),
     },
+    checks=[
+        pa.Check(lambda df: (df["value_state"] == "reported") == df["it_contract_value_sek"].notna(),
+                 error="a contract value exactly when one is reported"),
+        pa.Check(lambda df: (df["framework_state"] == "reported") == df["it_framework_ceiling_sek"].notna(),
+                 error="a framework ceiling exactly when one is reported"),
+    ],
+    strict=True,
+    ordered=True,
+)
+
+REVIEW_SCHEMA = pa.DataFrameSchema(
+    {
+        "procurement_id": pa.Column(str),
+        "buyer_orgnr": pa.Column(str),
+        "buyer_name": pa.Column(str),
+        "juridisk_form": pa.Column(str, nullable=True),
+        "cpv_code": pa.Column(str),
+        "cpv_label": pa.Column(str),
+        "cpv_rule": pa.Column(str, pa.Check.isin([cpv.REVIEW, cpv.UNMAPPED])),
+        "title": pa.Column(str, nullable=True),
+        "raw_value_sek": pa.Column(float, nullable=True),
+        "decision": pa.Column(str),
+        "reason": pa.Column(str),
+    },
+    unique=["procurement_id", "buyer_orgnr"],
     strict=True,
     ordered=True,
 )
@@ -375,21 +408,37 @@ def municipal_buyers(buyers: pd.DataFrame, municipalities: pd.DataFrame) -> tupl
 
 
 def cpv_category(cpv_code: str) -> str | None:
-    """IT category of an 8-digit CPV code, or None when it is not IT (most specific prefix wins)."""
-    if not (cpv_code[:2] in IT_DIVISIONS or cpv_code[:3] in IT_GROUPS):
-        return None
-    for length in (3, 2):
-        if cpv_code[:length] in CPV_CATEGORIES:
-            return CPV_CATEGORIES[cpv_code[:length]]
-    return None
+    """IT category of an 8-digit CPV code, or None when it is not IT or needs a per-procurement decision."""
+    return cpv.category(cpv_code)
 
 
-def _procurements(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per (procurement id, buyer orgnr) with IT category, contract type and value."""
+def value_state(value: pd.Series) -> pd.Series:
+    """reported (> PLACEHOLDER_MAX_SEK), placeholder (≤ PLACEHOLDER_MAX_SEK, e.g. 0 or 1 SEK) or missing (NaN)."""
+    return pd.Series(
+        np.where(value.isna(), "missing", np.where(value > PLACEHOLDER_MAX_SEK, "reported", "placeholder")),
+        index=value.index,
+    )
+
+
+def _procurements(tables: dict[str, pd.DataFrame], decisions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (procurement id, buyer orgnr) with CPV rule, IT category, contract type and value state."""
     p = tables["procurements"].copy()
     p["cpv_code"] = p[COL_CPV].str[:8]
     p["cpv_label"] = p[COL_CPV].str[9:].str.strip()
-    p["category"] = [cpv_category(c) for c in p["cpv_code"]]
+    p = p.join(cpv.classify(p["cpv_code"]))
+    p["category"] = p["cpv_rule"].where(p["cpv_rule"].isin(cpv.IT_CATEGORIES)).astype(object)
+    p["decision"] = pd.Series(None, index=p.index, dtype=object)
+    p["decision_reason"] = pd.Series(None, index=p.index, dtype=object)
+    found = np.zeros(len(p), dtype=bool)
+    if decisions is not None and len(decisions):
+        d = decisions.set_index(["procurement_id", "buyer_orgnr"])
+        keys = pd.MultiIndex.from_arrays([p[COL_ID], p[COL_ORGNR]])
+        found = keys.isin(d.index) & (p["cpv_rule"] == cpv.REVIEW).to_numpy()
+    if found.any():
+        chosen = d.reindex(keys[found])
+        p.loc[found, "decision"] = chosen["category"].to_numpy(dtype=object)
+        p.loc[found, "decision_reason"] = chosen["reason"].to_numpy(dtype=object)
+        p.loc[found, "category"] = chosen["category"].where(chosen["category"] != cpv.NOT_IT).to_numpy(dtype=object)
     p["n_rows"] = p.groupby([COL_ID, COL_ORGNR])[COL_ID].transform("size")
     p = p.sort_values([COL_ID, COL_ORGNR, "source_row"]).drop_duplicates([COL_ID, COL_ORGNR])
 
@@ -406,11 +455,49 @@ def _procurements(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     p["value_buyer_differs"] = fallback
     p.loc[fallback, "value"] = p.loc[fallback, COL_ID].map(by_id["id_value"])
     p.loc[fallback, "n_value_rows"] = p.loc[fallback, COL_ID].map(by_id["id_rows"])
-    p["has_value"] = p["value"].notna()
-    p["value"] = p["value"].fillna(0.0)
+    p["value_state"] = value_state(p["value"])
+    p["has_value"] = p["value_state"] == "reported"
+    p["raw_value"] = p["value"]
+    p["value"] = p["value"].where(p["has_value"])
     p["duplicate_procurement_rows"] = p["n_rows"] > 1
     p["duplicate_value_rows"] = p["n_value_rows"].fillna(0) > 1
     return p
+
+
+def check_decisions(decisions: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:
+    """Every per-procurement CPV decision names a procurement with that buyer and a `review` code (no stale rows)."""
+    p = tables["procurements"]
+    known = {(i, o): c[:8] for i, o, c in zip(p[COL_ID], p[COL_ORGNR], p[COL_CPV])}
+    for row, (pid, orgnr, code) in enumerate(zip(decisions["procurement_id"], decisions["buyer_orgnr"], decisions["cpv_code"]), start=2):
+        where = f"{cpv.DECISIONS_FILE} row {row}"
+        if (pid, orgnr) not in known:
+            raise UserError(f"{where}: procurement {pid} with buyer {orgnr} is not in {RAW_FILES['procurements']}")
+        if known[(pid, orgnr)] != code:
+            raise UserError(f"{where}: {pid} has main CPV {known[(pid, orgnr)]}, not {code}")
+        if cpv.rule(code)[0] != cpv.REVIEW:
+            raise UserError(f"{where}: CPV {code} is decided by {cpv.MAPPING_FILE}; a per-procurement decision is for review codes only")
+
+
+def cpv_review(p: pd.DataFrame) -> pd.DataFrame:
+    """Procurements whose main CPV is a review or unmapped code, with the decision taken (or 'undecided')."""
+    r = p[p["cpv_rule"].isin([cpv.REVIEW, cpv.UNMAPPED])]
+    df = pd.DataFrame(
+        {
+            "procurement_id": r[COL_ID],
+            "buyer_orgnr": r[COL_ORGNR],
+            "buyer_name": r[COL_NAME],
+            "juridisk_form": r[COL_FORM],
+            "cpv_code": r["cpv_code"],
+            "cpv_label": r["cpv_label"],
+            "cpv_rule": r["cpv_rule"],
+            "title": r[COL_TITLE] if COL_TITLE in r.columns else None,
+            "raw_value_sek": r["raw_value"].astype(float),
+            "decision": r["decision"].fillna("undecided (left out of the IT lens)").astype(str),
+            "reason": r["decision_reason"].fillna("").astype(str),
+        }
+    )
+    df = df.sort_values(["cpv_rule", "decision", "procurement_id", "buyer_orgnr"], ignore_index=True)
+    return validate(df, REVIEW_SCHEMA, "procurement_cpv_review")
 
 
 def duplicates_report(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -522,11 +609,14 @@ def build_procurement_tables(
     federations: pd.DataFrame,
     *,
     attribution: str = "population",
+    decisions: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """procurement_it, procurement_buyer_mismatches, procurement_duplicates, municipal_companies_it."""
+    """procurement_it, procurement_cpv_review, procurement_buyer_mismatches, procurement_duplicates, municipal_companies_it."""
     buyers = buyer_records(tables)
     mapping, mismatches = municipal_buyers(buyers, municipalities)
-    p = _procurements(tables)
+    if decisions is not None:
+        check_decisions(decisions, tables)
+    p = _procurements(tables, decisions)
     it = p[p["category"].notna()].copy()
     it["is_framework"] = it[COL_TYPE].map(CONTRACT_TYPES).astype(bool)
 
@@ -542,11 +632,14 @@ def build_procurement_tables(
             "cpv_code": it["cpv_code"],
             "cpv_label": it["cpv_label"],
             "cpv_division": it["cpv_code"].str[:2],
+            "cpv_rule": np.where(it["decision"].notna(), "decision: " + it["cpv_code"], it["cpv_prefix"]),
             "category": it["category"],
             "title": it[COL_TITLE] if COL_TITLE in it.columns else None,
             "published": it[COL_DATE].astype("str") if COL_DATE in it.columns else None,
+            "value_state": it["value_state"],
             "has_value": it["has_value"],
-            "contracted_value_total_sek": it["value"],
+            "raw_value_sek": it["raw_value"].astype(float),
+            "contracted_value_total_sek": it["value"].astype(float),
             "duplicate_procurement_rows": it["duplicate_procurement_rows"],
             "duplicate_value_rows": it["duplicate_value_rows"],
             "value_buyer_differs": it["value_buyer_differs"].astype(bool),
@@ -577,6 +670,7 @@ def build_procurement_tables(
     cols = list(PROCUREMENT_IT_SCHEMA.columns)
     out = pd.concat([muni, coop], ignore_index=True)
     out["contracted_value_sek"] = out["contracted_value_total_sek"] * out["attribution_share"].fillna(1.0)
+    out["cpv_rule"] = out["cpv_rule"].astype(str)
     out = out[cols].astype({"attribution_share": float, "buyer_orgnr_mismatch": bool})
     out = out.sort_values(["procurement_id", "buyer_orgnr", "kommunkod"], ignore_index=True, na_position="last")
     out = validate(out, PROCUREMENT_IT_SCHEMA, "procurement_it")
@@ -588,6 +682,7 @@ def build_procurement_tables(
 
     return {
         "procurement_it": out,
+        "procurement_cpv_review": cpv_review(p),
         "procurement_buyer_mismatches": mismatches,
         "procurement_duplicates": duplicates_report(tables),
         "municipal_companies_it": validate(companies, COMPANIES_SCHEMA, "municipal_companies_it"),
@@ -598,7 +693,9 @@ def procurement_stage_tables(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataF
     """Read raw and reference tables and build the procurement tables (called by the it_spend stage)."""
     municipalities = read_parquet(out_dir / "municipalities.parquet")
     population = read_parquet(out_dir / "population.parquet")
-    return build_procurement_tables(read_raw(raw_dir), municipalities, population, read_federations())
+    return build_procurement_tables(
+        read_raw(raw_dir), municipalities, population, read_federations(), decisions=cpv.read_decisions()
+    )
 
 
 # ---------------------------------------------------------------- totals for the comparison
@@ -609,20 +706,27 @@ def municipal_totals(
     municipalities: pd.DataFrame,
     *,
     attribute_federations: bool = True,
-    include_frameworks: bool = True,
+    include_frameworks: bool = False,
     trim_top_share: float | None = None,
     buyer_kommunkoder: list[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per municipality (all of `municipalities`): it_procurements_count, it_contracted_value_sek, has_buyer_record.
+    """One row per municipality (all of `municipalities`), contracts and framework ceilings apart.
 
-    - attribute_federations: add cooperation bodies' procurements at each member's attribution share
-      (counts become fractional); False keeps the municipality's own procurements only.
-    - include_frameworks: False drops framework agreements (Ramavtal), whose value is a maximum.
+    Columns: it_procurements_count (IT procurements in the measure, attributed shares summed),
+    it_contract_value_sek (reported values of those procurements; null unless value_state is
+    "reported"), unvalued_count (those without a reported value), value_state ("reported": at least one
+    value; "not_reported": IT procurement advertised but no value reported; "none": no IT procurement
+    advertised), it_frameworks_count, it_framework_ceiling_sek and framework_state (the same for
+    framework agreements, always computed), largest_framework_sek/_title (the largest single ceiling,
+    attributed), has_buyer_record (appears as a buyer in any 2021 table, IT or not; from
+    `procurement_it.attrs["municipal_buyers"]` or `buyer_kommunkoder`).
+
+    - attribute_federations: add cooperation bodies' procurements at each member's attribution share;
+      False keeps the municipality's own procurements only.
+    - include_frameworks: False (the headline) leaves framework ceilings out of the measure; True adds
+      them to it (a sensitivity variant).
     - trim_top_share: e.g. 0.01 drops the largest 1 % (rounded up) of the included procurements by full
-      value (ties by procurement id), so a few huge awards cannot dominate.
-    - has_buyer_record: the municipality appears as a buyer in any 2021 table, IT or not; the list comes
-      from `procurement_it.attrs["municipal_buyers"]` (kept in the parquet) or `buyer_kommunkoder`.
-    Zero is a value: municipalities without IT procurement get 0.
+      reported value (ties by procurement id), so a few huge awards cannot dominate.
     """
     if trim_top_share is not None and not 0 <= trim_top_share < 1:
         raise UserError(f"trim_top_share={trim_top_share!r} must be in [0, 1)")
@@ -635,25 +739,47 @@ def municipal_totals(
     df = procurement_it[procurement_it["kommunkod"].notna()]
     if not attribute_federations:
         df = df[df["buyer_kind"] == "municipality"]
+    frameworks = df[df["is_framework"]]
     if not include_frameworks:
         df = df[~df["is_framework"]]
     if trim_top_share:
-        full = df.drop_duplicates(["procurement_id", "buyer_orgnr"]).sort_values(
+        full = df[df["has_value"]].drop_duplicates(["procurement_id", "buyer_orgnr"]).sort_values(
             ["contracted_value_total_sek", "procurement_id", "buyer_orgnr"], ascending=[False, True, True]
         )
         top = full.head(int(np.ceil(len(full) * trim_top_share)))
         dropped = set(zip(top["procurement_id"], top["buyer_orgnr"]))
         df = df[[k not in dropped for k in zip(df["procurement_id"], df["buyer_orgnr"])]]
-    agg = df.groupby("kommunkod").agg(
-        it_procurements_count=("attribution_share", "sum"), it_contracted_value_sek=("contracted_value_sek", "sum")
-    )
     out = pd.DataFrame({"kommunkod": municipalities["kommunkod"].astype(str)})
-    out = out.merge(agg, left_on="kommunkod", right_index=True, how="left").fillna(
-        {"it_procurements_count": 0.0, "it_contracted_value_sek": 0.0}
+    main = _sums(df, "it_procurements_count", "it_contract_value_sek", "unvalued_count", "value_state")
+    fw = _sums(frameworks, "it_frameworks_count", "it_framework_ceiling_sek", "fw_unvalued", "framework_state")
+    largest = frameworks[frameworks["has_value"]].sort_values(
+        ["contracted_value_sek", "procurement_id"], ascending=[False, True]
+    ).drop_duplicates("kommunkod").set_index("kommunkod")
+    out = out.merge(main, left_on="kommunkod", right_index=True, how="left").merge(
+        fw.drop(columns="fw_unvalued"), left_on="kommunkod", right_index=True, how="left"
     )
+    out = out.fillna({"it_procurements_count": 0.0, "unvalued_count": 0.0, "value_state": "none",
+                      "it_frameworks_count": 0.0, "framework_state": "none"})
+    out["largest_framework_sek"] = out["kommunkod"].map(largest["contracted_value_sek"]).astype(float)
+    out["largest_framework_title"] = out["kommunkod"].map(largest["title"]).astype(object)
     out["has_buyer_record"] = out["kommunkod"].isin(set(buyers))
-    out = out.astype({"it_procurements_count": float, "it_contracted_value_sek": float})
-    return validate(out.sort_values("kommunkod", ignore_index=True), TOTALS_SCHEMA, "municipal_totals")
+    out = out.astype({"it_procurements_count": float, "unvalued_count": float, "it_frameworks_count": float,
+                      "it_contract_value_sek": float, "it_framework_ceiling_sek": float})
+    return validate(out.sort_values("kommunkod", ignore_index=True)[list(TOTALS_SCHEMA.columns)], TOTALS_SCHEMA,
+                    "municipal_totals")
+
+
+def _sums(df: pd.DataFrame, count: str, value: str, unvalued: str, state: str) -> pd.DataFrame:
+    """Per kommunkod: attributed count, sum of reported values (null when none), unvalued count and value state."""
+    g = df.assign(valued=df["has_value"]).groupby("kommunkod")
+    out = pd.DataFrame({
+        count: g["attribution_share"].sum(),
+        value: g["contracted_value_sek"].sum(min_count=1),
+        unvalued: df[~df["has_value"]].groupby("kommunkod")["attribution_share"].sum(),
+    })
+    out[unvalued] = out[unvalued].fillna(0.0)
+    out[state] = np.where(out[value].notna(), "reported", "not_reported")
+    return out
 
 
 def load_procurement_it() -> pd.DataFrame:

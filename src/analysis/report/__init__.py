@@ -8,6 +8,7 @@ from . import data, figures, findings, maps
 from .caveats import caveats
 from . import display
 from .display import (
+    answer,
     attribution,
     cannot_show,
     download,
@@ -21,6 +22,6 @@ from .display import (
 from .params import validate_params
 
 __all__ = [
-    "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
+    "answer", "attribution", "cannot_show", "caveats", "data", "display", "download", "figures", "findings", "header", "key_findings", "maps",
     "notice", "output_dir", "save_figure", "show_table", "validate_params",
 ]

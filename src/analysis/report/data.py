@@ -7,6 +7,9 @@ docs/contracts.md; names from raw data are left as they are here and escaped whe
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 import pandas as pd
 
 from .. import config, manifest
@@ -26,19 +29,36 @@ CONTRACT_COLUMNS = {
                                "min_detectable_difference", "note"],
 }
 
-PROCUREMENT_MEASURE = "it_contracted_value_sek"
+PROCUREMENT_MEASURE = "it_contract_value_sek"
+FRAMEWORK_MEASURE = "it_framework_ceiling_sek"
+
+
+@lru_cache(maxsize=32)
+def _cached(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
+    return read_parquet(path)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """A parquet table read once per file version (path, mtime, size); callers get their own copy."""
+    if not path.exists():
+        return read_parquet(path)
+    st = path.stat()
+    df = _cached(path, st.st_mtime_ns, st.st_size)
+    out = df.copy()
+    out.attrs = dict(df.attrs)
+    return out
 
 
 def load(table: str) -> pd.DataFrame:
     """A processed table; UserError naming the missing file when it has not been built."""
-    return read_parquet(config.processed_dir() / f"{table}.parquet")
+    return _read(config.processed_dir() / f"{table}.parquet")
 
 
 def load_optional(table: str) -> pd.DataFrame:
     """A processed table, or an empty one with its contract columns when its stage has not been built."""
     path = config.processed_dir() / f"{table}.parquet"
     if path.exists():
-        return read_parquet(path)
+        return _read(path)
     return pd.DataFrame({c: pd.Series(dtype=object) for c in CONTRACT_COLUMNS.get(table, [])})
 
 
@@ -129,38 +149,78 @@ def reconciliation() -> pd.DataFrame:
 
 
 def procurement_per_inhabitant(year: int | None) -> pd.DataFrame:
-    """All 290 municipalities with advertised IT procurement value in `year` (procurement lens, all categories).
+    """All 290 municipalities with advertised IT procurement in `year` (procurement lens), contracts and frameworks apart.
 
-    Columns: kommunkod, name, lan_kod, lan_name, kommungrupp_2023, population, value_sek, per_inhabitant,
-    procurements (count, when the lens gives it). Municipalities with no IT procurement have 0, not missing.
+    Columns: kommunkod, name, lan_kod, lan_name, kommungrupp_2023, population, procurements (IT contracts),
+    value_state ("reported" / "not_reported": IT contracts advertised, no value reported / "none": no IT
+    contract advertised), value_sek and per_inhabitant (null when not reported, 0 when none),
+    unvalued (IT procurements without a reported value), frameworks, framework_state,
+    framework_ceiling_sek, framework_per_inhabitant (the same three states for framework ceilings).
     Empty (with these columns) when the lens has no figures for `year` or year is None.
     """
     spend = load_optional("it_spend")
     m = municipalities()[["kommunkod", "name", "lan_kod", "lan_name", "kommungrupp_2023"]]
     sel = spend[(spend["lens"] == "procurement") & (spend["year"] == year) & (spend["category"] == "all")]
     cols = {"kommunkod": str, "name": str, "lan_kod": str, "lan_name": str, "kommungrupp_2023": str,
-            "population": "int64", "value_sek": float, "per_inhabitant": float, "procurements": float}
+            "population": "int64", "procurements": float, "value_state": str, "value_sek": float,
+            "per_inhabitant": float, "unvalued": float, "frameworks": float, "framework_state": str,
+            "framework_ceiling_sek": float, "framework_per_inhabitant": float}
     if sel.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
-    value = sel[sel["measure"] == PROCUREMENT_MEASURE][["kommunkod", "value", "per_inhabitant", "population"]]
-    count = sel[sel["measure"] == "it_procurements_count"][["kommunkod", "value"]].rename(
-        columns={"value": "procurements"})
-    out = m.merge(value.rename(columns={"value": "value_sek"}), on="kommunkod", how="left").merge(
-        count, on="kommunkod", how="left")
-    pop = latest_population(year).set_index("kommunkod")["population"]
-    out["population"] = out["population"].fillna(out["kommunkod"].map(pop)).astype("int64")
-    out["value_sek"] = out["value_sek"].fillna(0.0).astype(float)
-    out["per_inhabitant"] = out["value_sek"] / out["population"]
-    out["procurements"] = out["procurements"].fillna(0.0).astype(float)
-    return out[list(cols)].sort_values("kommunkod", ignore_index=True)
+
+    def measure(name: str, value: str, state: str | None = None, per_inh: str | None = None) -> pd.DataFrame:
+        part = sel[sel["measure"] == name].set_index("kommunkod")
+        out = pd.DataFrame({value: part["value"]})
+        if state:
+            out[state] = part["value_state"]
+        if per_inh:
+            out[per_inh] = part["per_inhabitant"]
+        return out
+
+    parts = [
+        measure(PROCUREMENT_MEASURE, "value_sek", "value_state", "per_inhabitant"),
+        measure(FRAMEWORK_MEASURE, "framework_ceiling_sek", "framework_state", "framework_per_inhabitant"),
+        measure("it_contracts_count", "procurements"),
+        measure("it_frameworks_count", "frameworks"),
+        measure("it_unvalued_count", "unvalued"),
+    ]
+    out = m.merge(pd.concat(parts, axis=1), left_on="kommunkod", right_index=True, how="left")
+    pop = sel[sel["measure"] == PROCUREMENT_MEASURE].set_index("kommunkod")["population"]
+    out["population"] = out["kommunkod"].map(pop).astype("int64")
+    return out[list(cols)].astype(cols).sort_values("kommunkod", ignore_index=True)
+
+
+def reported(per_inh: pd.DataFrame) -> pd.DataFrame:
+    """The municipalities with a reported contract value (value_state "reported")."""
+    return per_inh[per_inh["value_state"] == "reported"]
 
 
 def ranking(per_inh: pd.DataFrame) -> pd.DataFrame:
-    """Municipalities ranked by per-inhabitant value, highest first (rank 1 = highest)."""
-    out = per_inh.sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True], ignore_index=True)
-    out.insert(0, "rank", range(1, len(out) + 1))
-    return out[["rank", "kommunkod", "name", "lan_name", "kommungrupp_2023", "population", "procurements",
-                "value_sek", "per_inhabitant"]]
+    """Municipalities with a reported value ranked by per-inhabitant value, highest first.
+
+    Ties share a rank (the best of the tied places); `of` is the number ranked. Municipalities without a
+    reported value are not ranked: they are counted by value state in `ranking_note`.
+    """
+    out = reported(per_inh).sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True], ignore_index=True)
+    out.insert(0, "rank", out["per_inhabitant"].rank(method="min", ascending=False).astype("int64"))
+    out.insert(1, "of", len(out))
+    return out[["rank", "of", "kommunkod", "name", "lan_name", "kommungrupp_2023", "population", "procurements",
+                "value_sek", "per_inhabitant", "unvalued", "framework_ceiling_sek"]]
+
+
+def ranking_note(per_inh: pd.DataFrame) -> str:
+    """One sentence: how many are ranked, and how many have no value reported or advertised nothing."""
+    counts = per_inh["value_state"].value_counts()
+    return (f"Ranked: the {int(counts.get('reported', 0))} municipalities with a reported IT contract value."
+            f" Not ranked: {int(counts.get('not_reported', 0))} advertised IT contracts without reporting a value"
+            f" and {int(counts.get('none', 0))} advertised no IT contract.")
+
+
+def rank_of(per_inh: pd.DataFrame, kommunkod: str) -> tuple[int, int] | None:
+    """(rank, of) of one municipality among those with a reported value, or None when it is not ranked."""
+    r = ranking(per_inh)
+    row = r[r["kommunkod"] == kommunkod]
+    return (int(row["rank"].iloc[0]), int(row["of"].iloc[0])) if len(row) else None
 
 
 POPULATION_BANDS = [0, 10_000, 20_000, 50_000, 100_000, 200_000, 10_000_000]
@@ -173,7 +233,7 @@ def scale_bands(per_inh: pd.DataFrame) -> pd.DataFrame:
     band = pd.cut(per_inh["population"], POPULATION_BANDS, labels=labels, right=False)
     d = per_inh.assign(band=band)
     size = d.groupby("band", observed=False).size()
-    g = d[d["per_inhabitant"] > 0].groupby("band", observed=False)["per_inhabitant"]
+    g = d[(d["value_state"] == "reported")].groupby("band", observed=False)["per_inhabitant"]
     out = pd.DataFrame({"municipalities": size, "with_value": g.size(), "median": g.median(),
                         "q25": g.quantile(0.25), "q75": g.quantile(0.75)}).reset_index()
     out["band"] = out["band"].astype(str)
@@ -181,18 +241,42 @@ def scale_bands(per_inh: pd.DataFrame) -> pd.DataFrame:
     return out[["band", "municipalities", "with_value", "with_value_pct", "median", "q25", "q75"]]
 
 
-def red_flags(per_inh: pd.DataFrame, factor: float = 5.0) -> pd.DataFrame:
-    """Municipalities whose per-inhabitant value is more than `factor` × the national median (among those >0).
+def red_flags(per_inh: pd.DataFrame, factor: float = 5.0, year: int | None = None) -> pd.DataFrame:
+    """Municipalities whose contract value per inhabitant is more than `factor` × the median of those with a value.
 
-    Such outliers are usually one large (often multi-year or framework) procurement, not a year's spending.
+    `largest_share_pct` and `largest_title`: the share of the municipality's contract value held by its
+    largest single contract (from procurement_it when `year` is the lens's year), so an outlier driven by
+    one contract says so.
     """
     cols = ["kommunkod", "name", "lan_name", "population", "procurements", "value_sek", "per_inhabitant"]
-    pos = per_inh[per_inh["per_inhabitant"] > 0]
+    pos = reported(per_inh)
+    extra = {"times_median": float, "largest_title": object, "largest_sek": float, "largest_share_pct": float}
     if pos.empty:
-        return per_inh[cols].assign(times_median=pd.Series(dtype=float))
+        return per_inh[cols].iloc[0:0].assign(**{c: pd.Series(dtype=t) for c, t in extra.items()})
     med = pos["per_inhabitant"].median()
     out = pos[pos["per_inhabitant"] > factor * med][cols].assign(times_median=lambda d: d["per_inhabitant"] / med)
-    return out.sort_values("times_median", ascending=False, ignore_index=True)
+    top = largest_contracts(year)
+    out = out.merge(top[["kommunkod", "largest_title", "largest_sek", "largest_share_pct"]], on="kommunkod", how="left")
+    return out.sort_values(["times_median", "kommunkod"], ascending=[False, True], ignore_index=True)
+
+
+def largest_contracts(year: int | None) -> pd.DataFrame:
+    """Per municipality: its largest single IT contract (attributed value, frameworks excluded) and its share.
+
+    Columns kommunkod, largest_title, largest_buyer, largest_sek, total_sek, largest_share_pct; empty when
+    procurement_it does not hold `year`.
+    """
+    cols = ["kommunkod", "largest_title", "largest_buyer", "largest_sek", "total_sek", "largest_share_pct"]
+    proc = load_optional("procurement_it")
+    if proc.empty or year is None or latest_year("procurement") != year:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    proc = proc[proc["kommunkod"].notna() & ~proc["is_framework"] & proc["has_value"]]
+    total = proc.groupby("kommunkod")["contracted_value_sek"].sum().rename("total_sek")
+    top = proc.sort_values(["contracted_value_sek", "procurement_id"], ascending=[False, True]).drop_duplicates("kommunkod")
+    out = top.merge(total, left_on="kommunkod", right_index=True)
+    out = out.rename(columns={"title": "largest_title", "buyer_name": "largest_buyer", "contracted_value_sek": "largest_sek"})
+    out["largest_share_pct"] = (100 * out["largest_sek"] / out["total_sek"]).round(1)
+    return out[cols].sort_values("kommunkod", ignore_index=True)
 
 
 def ledger_slice(kommunkod: str, period: str) -> pd.DataFrame:
@@ -285,14 +369,15 @@ def region_table(per_inh_table: pd.DataFrame, lan_kod: str) -> pd.DataFrame:
 
     Medians are over municipalities that advertised IT procurement with a value (zeros excluded).
     """
-    pos = per_inh_table[per_inh_table["per_inhabitant"] > 0]
+    pos = reported(per_inh_table)
     group_median = pos.groupby("kommungrupp_2023")["per_inhabitant"].median().rename("kommungrupp_median")
     lan = per_inh_table[per_inh_table["lan_kod"] == lan_kod].merge(
         group_median, left_on="kommungrupp_2023", right_index=True, how="left")
     lan["national_median"] = pos["per_inhabitant"].median()
-    cols = ["kommunkod", "name", "kommungrupp_2023", "population", "procurements", "value_sek", "per_inhabitant",
-            "kommungrupp_median", "national_median"]
-    return lan[cols].sort_values("per_inhabitant", ascending=False, ignore_index=True)
+    cols = ["kommunkod", "name", "kommungrupp_2023", "population", "procurements", "value_state", "value_sek",
+            "per_inhabitant", "framework_ceiling_sek", "kommungrupp_median", "national_median"]
+    return lan[cols].sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True], ignore_index=True,
+                                 na_position="last")
 
 
 def municipality_profile(kommunkod: str) -> pd.Series:
@@ -363,7 +448,7 @@ def coverage_categories(coverage: pd.DataFrame) -> pd.DataFrame:
 
 def national_median(per_inh_table: pd.DataFrame) -> float | None:
     """Median value per inhabitant over municipalities with a value above zero (None when there are none)."""
-    pos = per_inh_table.loc[per_inh_table["per_inhabitant"] > 0, "per_inhabitant"]
+    pos = reported(per_inh_table)["per_inhabitant"]
     return float(pos.median()) if len(pos) else None
 
 
@@ -376,32 +461,67 @@ def it_categories(it: pd.DataFrame) -> pd.DataFrame:
     return sel[sel["method"] == method][["category", "value"]].sort_values("value", ascending=False, ignore_index=True)
 
 
-def procurement_concentration(year: int, min_share: float = 0.5) -> pd.DataFrame:
-    """Municipalities where one IT procurement holds at least min_share of their attributed IT value.
-
-    procurement_it holds one advertising year (the lens's year in it_spend); other years give an empty table.
-    """
-    cols = ["kommunkod", "name", "procurement_id", "title", "buyer_name", "is_framework", "largest_sek",
-            "total_sek", "share_pct"]
+def framework_outliers(per_inh: pd.DataFrame, year: int | None, factor: float = 5.0) -> pd.DataFrame:
+    """Municipalities whose framework ceilings per inhabitant exceed `factor` × the median of those with a ceiling,
+    with their largest single framework (title, attributed ceiling, share of their ceilings)."""
+    cols = ["kommunkod", "name", "framework_ceiling_sek", "framework_per_inhabitant", "times_median",
+            "largest_title", "largest_sek", "largest_share_pct", "frameworks"]
+    fw = per_inh[per_inh["framework_state"] == "reported"]
     proc = load_optional("procurement_it")
-    if proc.empty or latest_year("procurement") != year:
+    if fw.empty or proc.empty or year is None or latest_year("procurement") != year:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    proc = proc[proc["kommunkod"].notna() & (proc["contracted_value_sek"] > 0)]
-    total = proc.groupby("kommunkod")["contracted_value_sek"].sum().rename("total_sek")
-    top = proc.sort_values(["contracted_value_sek", "procurement_id"], ascending=[False, True]).drop_duplicates(
-        "kommunkod")
-    out = top.merge(total, left_on="kommunkod", right_index=True).merge(
+    med = fw["framework_per_inhabitant"].median()
+    out = fw[fw["framework_per_inhabitant"] > factor * med].assign(
+        times_median=lambda d: d["framework_per_inhabitant"] / med)
+    proc = proc[proc["kommunkod"].notna() & proc["is_framework"] & proc["has_value"]]
+    top = proc.sort_values(["contracted_value_sek", "procurement_id"], ascending=[False, True]).drop_duplicates("kommunkod")
+    top = top.set_index("kommunkod")
+    out["largest_title"] = out["kommunkod"].map(top["title"])
+    out["largest_sek"] = out["kommunkod"].map(top["contracted_value_sek"])
+    out["largest_share_pct"] = (100 * out["largest_sek"] / out["framework_ceiling_sek"]).round(1)
+    return out[cols].sort_values(["framework_per_inhabitant", "kommunkod"], ascending=[False, True], ignore_index=True)
+
+
+def procurement_concentration(year: int, min_share: float = 0.5) -> pd.DataFrame:
+    """Municipalities where one IT contract holds at least min_share of their reported contract value.
+
+    Frameworks are left out, as in the headline measure; procurement_it holds one advertising year (the
+    lens's year in it_spend), other years give an empty table.
+    """
+    cols = ["kommunkod", "name", "largest_title", "largest_buyer", "largest_sek", "total_sek", "largest_share_pct"]
+    top = largest_contracts(year)
+    out = top[top["largest_share_pct"].astype(float) >= 100 * min_share].merge(
         municipalities()[["kommunkod", "name"]], on="kommunkod")
-    out = out.rename(columns={"contracted_value_sek": "largest_sek"})
-    out["share_pct"] = (100 * out["largest_sek"] / out["total_sek"]).round(1)
-    out = out[out["share_pct"] >= 100 * min_share]
     return out[cols].sort_values(["largest_sek", "kommunkod"], ascending=[False, True], ignore_index=True)
 
 
-COMPARISON_MEASURE = "it_contracted_value_sek"
+def cooperation_names() -> dict[str, str]:
+    """cooperation_id → cooperation name, from the project's cooperation table (Kolada group ids → their title)."""
+    coop = pd.read_csv(config.MAPPINGS_DIR / "cooperations.csv", dtype=str, keep_default_na=False)
+    names = dict(zip(coop["cooperation_id"], coop["cooperation_name"]))
+    groups = config.MAPPINGS_DIR / "kolada_kommunalforbund_groups.csv"
+    if groups.exists():
+        g = pd.read_csv(groups, dtype=str, keep_default_na=False)
+        names.update(zip(g["group_id"], g["group_title"]))
+    return names
 
 
-def variant_name(attribute_federations: bool = True, include_frameworks: bool = True, trim_top_share: bool = False,
+def latest_memberships(memberships: pd.DataFrame) -> pd.DataFrame:
+    """The latest year's row per cooperation kind of a municipality_memberships table, with cooperation names."""
+    if memberships.empty:
+        return memberships.assign(cooperations=pd.Series(dtype=str))
+    latest = memberships[memberships["year"] == memberships["year"].max()].copy()
+    names = cooperation_names()
+    latest["cooperations"] = [
+        "; ".join(names.get(i, i) for i in ids.split(";") if i) for ids in latest["cooperation_ids"]
+    ]
+    return latest.reset_index(drop=True)
+
+
+COMPARISON_MEASURE = "it_contract_value_sek"
+
+
+def variant_name(attribute_federations: bool = True, include_frameworks: bool = False, trim_top_share: bool = False,
                  unknown_as_nonmember: bool = False, exclude_hosts: bool = False) -> str:
     """The compare stage's variant computed for these sensitivity switches (one switch at a time)."""
     from ..compare import VARIANTS, Variant
@@ -414,6 +534,15 @@ def variant_name(attribute_federations: bool = True, include_frameworks: bool = 
         raise UserError("sensitivity switches: the comparison is computed with one switch changed at a time;"
                         f" valid variants: {', '.join(VARIANTS)}")
     return names[wanted]
+
+
+def verdict(lens: str, year: int, kind: str, measure: str = COMPARISON_MEASURE) -> pd.Series | None:
+    """The cooperation_verdict row of one comparison (None when it was not built)."""
+    v = load_optional("cooperation_verdict")
+    if v.empty:
+        return None
+    sel = v[(v["lens"] == lens) & (v["year"] == year) & (v["cooperation_kind"] == kind) & (v["measure"] == measure)]
+    return sel.iloc[0] if len(sel) else None
 
 
 def select_variant(comparison_rows: pd.DataFrame, variant: str, measure: str = COMPARISON_MEASURE) -> pd.DataFrame:

@@ -131,6 +131,11 @@ def _place_names(params: dict) -> dict[str, str]:
     return names
 
 
+def answer(sentence: str) -> HTML:
+    """The report's answer in one sentence, set above everything else."""
+    return HTML(f"<p class='answer'><strong>{html.escape(sentence)}</strong></p>")
+
+
 def key_findings(sentences: list[str]) -> HTML:
     """The 'Key findings' box: computed plain-language sentences, escaped."""
     items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences)

@@ -52,41 +52,48 @@ def sources(sources_table: pd.DataFrame, coverage_summary: pd.DataFrame, coverag
     return out[:5]
 
 
+def _states(per_inh_table: pd.DataFrame) -> tuple[int, int, int]:
+    counts = per_inh_table["value_state"].value_counts()
+    return int(counts.get("reported", 0)), int(counts.get("not_reported", 0)), int(counts.get("none", 0))
+
+
 def national(per_inh_table: pd.DataFrame, bands: pd.DataFrame, flags: pd.DataFrame, year: int,
-             concentration: pd.DataFrame | None = None) -> list[str]:
-    """Findings of the national IT picture (procurement lens); concentration from data.procurement_concentration."""
+             concentration: pd.DataFrame | None = None, framework_flags: pd.DataFrame | None = None) -> list[str]:
+    """Findings of the national IT picture (procurement lens), from the table the report shows."""
     if per_inh_table.empty:
         return [f"No advertised IT procurement figures are available for {year}: the procurement lens has no"
                 " data for that year in the processed tables."]
     d = per_inh_table
-    buyers = d[d["value_sek"] > 0]
-    total, pop = d["value_sek"].sum(), d["population"].sum()
+    n_rep, n_unrep, n_none = _states(d)
+    buyers = d[d["value_state"] == "reported"]
+    total = buyers["value_sek"].sum()
     out = [
-        f"In {year}, {len(buyers)} of {len(d)} municipalities advertised IT procurements with a contracted value,"
-        f" together {sek(total)} ({per_inh(total / pop)} across the country).",
+        f"In {year}, {n_rep} of {len(d)} municipalities advertised IT contracts with a reported value, together"
+        f" {sek(total)}; {n_unrep} advertised IT contracts without reporting a value and {n_none} advertised none."
+        " Framework-agreement ceilings are counted apart.",
     ]
     if len(buyers):
-        top = buyers.sort_values("per_inhabitant", ascending=False).iloc[0]
-        out.append(f"Among those that did, the median was {per_inh(buyers['per_inhabitant'].median())};"
+        top = buyers.sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True]).iloc[0]
+        out.append(f"Among those with a value, the median was {per_inh(buyers['per_inhabitant'].median())};"
                    f" the highest was {top['name']} with {per_inh(top['per_inhabitant'])}.")
         share_top10 = buyers.nlargest(10, "value_sek")["value_sek"].sum()
-        out.append(f"The ten largest buyers account for {pct(share_top10, total)} of the contracted IT value.")
-    b = bands[bands["with_value"] > 0]
-    if len(b) >= 2:
-        small, large = b.iloc[0], b.iloc[-1]
-        direction = "higher" if small["median"] > large["median"] else "lower"
-        out.append(f"{small['with_value_pct']:.0f}% of the smallest municipalities ({small['band']} inhabitants)"
-                   f" advertised IT procurement with a value, against {large['with_value_pct']:.0f}% of the largest"
-                   f" ({large['band']}); those small ones that did had a {direction} median"
-                   f" ({per_inh(small['median'])} against {per_inh(large['median'])}).")
-    flag_text = (f"{len(flags)} municipalities have a value more than five times the median; such peaks are"
-                 " usually one large multi-year or framework contract, not a year's spending." if len(flags)
-                 else "No municipality exceeds five times the median.")
-    if concentration is not None and len(concentration):
-        c = concentration.iloc[0]
-        flag_text += (f" In {len(concentration)} municipalities a single procurement holds at least half of the IT"
-                      f" value; the largest is '{c['title']}' ({c['name']}, {sek(c['largest_sek'])}).")
-    out.append(flag_text)
+        out.append(f"The ten largest buyers account for {pct(share_top10, total)} of the reported IT contract value.")
+    fw = d[d["framework_state"] == "reported"]
+    if len(fw):
+        text = (f"{len(fw)} municipalities also advertised IT framework agreements with ceilings of together"
+                f" {sek(fw['framework_ceiling_sek'].sum())}: a maximum over several years, not a purchase.")
+        if framework_flags is not None and len(framework_flags):
+            f = framework_flags.iloc[0]
+            text += (f" The highest ceilings per inhabitant, {f['name']}'s {per_inh(f['framework_per_inhabitant'])},"
+                     f" come from one framework of {sek(f['largest_sek'])} ('{f['largest_title']}').")
+        out.append(text)
+    if len(flags):
+        f = flags.iloc[0]
+        one = (f" In {f['name']}, one contract ('{f['largest_title']}', {sek(f['largest_sek'])}) holds"
+               f" {f['largest_share_pct']:.0f}% of the value." if pd.notna(f.get("largest_share_pct")) else "")
+        out.append(f"{len(flags)} municipalities have a value more than five times the median.{one}")
+    else:
+        out.append("No municipality exceeds five times the median.")
     return out[:5]
 
 
@@ -112,28 +119,75 @@ def ledger(postings: pd.DataFrame, it: pd.DataFrame, suppliers: pd.DataFrame, na
     return out[:5]
 
 
+KIND_LABELS = {
+    "joint_it_operations": "joint IT operations",
+    "e_archive": "e-archive federations",
+    "e_services": "joint e-services",
+    "broad_kommunalforbund": "broad kommunalförbund",
+    "any_it": "any IT cooperation",
+}
+MEASURE_LABELS = {
+    "it_contract_value_sek": "advertised IT contract value per inhabitant",
+    "it_procurements_count": "IT procurements per 10,000 inhabitants",
+}
+
+
+def verdict_sentence(v: pd.Series | None, kind: str, year: int) -> str:
+    """The answer in words, from one row of the cooperation_verdict table."""
+    label = KIND_LABELS.get(kind, kind)
+    if v is None:
+        return f"No comparison has been computed for {label} in {year}."
+    measure = MEASURE_LABELS.get(v["measure"], v["measure"])
+    if v["verdict"] == "no_evidence" and pd.isna(v["estimate"]):
+        return (f"The data cannot answer whether municipalities in {label} spend less: {v['reason'].split(': ', 1)[-1]}"
+                f" ({year}, {measure}).")
+    if v["verdict"] == "no_evidence":
+        return (f"No evidence that municipalities in {label} differ: the difference in {measure} ({year}) is not"
+                f" statistically clear in any of the {int(v['variants'])} ways of counting (median difference"
+                f" {v['estimate']:+,.0f}, p = {v['p_value']:.3f}).")
+    direction = "higher" if v["direction"] == "higher" else "lower"
+    base = (f"Municipalities in {label} had a {direction} median {measure} than the others in {year}"
+            f" ({abs(v['estimate']):,.0f} {'SEK' if v['measure'].endswith('_sek') else ''} {direction},"
+            f" 95% interval {v['ci_low']:,.0f} to {v['ci_high']:,.0f}, p = {max(v['p_value'], 0.001):.3f},"
+            f" {int(v['n_members'])} members against {int(v['n_nonmembers'])} non-members).")
+    if v["verdict"] == "robust":
+        return f"{base} The result is robust: it holds in all {int(v['variants'])} ways of counting."
+    changed = ", ".join(VARIANT_LABELS.get(c, c) for c in str(v["changed_by"]).split(";") if c)
+    return f"{base} The result is fragile: it changes when {changed}."
+
+
+VARIANT_LABELS = {
+    "unknown_as_nonmember": "municipalities with unknown membership count as non-members",
+    "federations_not_attributed": "federations' own purchases are not shared out among their members",
+    "frameworks_included": "framework-agreement ceilings are counted",
+    "top1pct_trimmed": "the largest 1% of contracts are left out",
+    "hosts_excluded": "host municipalities of joint boards are left out",
+}
+
+
 def cooperation(estimates: pd.DataFrame, sensitivity: pd.DataFrame, members: pd.DataFrame, kind: str, lens: str,
-                year: int) -> list[str]:
-    """Findings of the cooperation comparison: the chosen variant's rows (one per method), the
-    median-difference row of every variant, and the membership table."""
+                year: int, verdict: pd.Series | None = None) -> list[str]:
+    """Findings of the cooperation comparison: the verdict, then the chosen variant's rows (one per method),
+    the median-difference row of every variant, and the membership table."""
     counts = members["state"].value_counts() if len(members) else pd.Series(dtype="int64")
-    out = [f"For '{kind}' in {year}: {int(counts.get('member', 0))} municipalities are members,"
-           f" {int(counts.get('no_membership_found', 0))} have no membership found and"
-           f" {int(counts.get('unknown', 0))} are unknown."]
+    out = [verdict_sentence(verdict, kind, year)] if verdict is not None else []
+    out.append(f"For {KIND_LABELS.get(kind, kind)} in {year}: {int(counts.get('member', 0))} municipalities are"
+               f" members, {int(counts.get('no_membership_found', 0))} have no membership found and"
+               f" {int(counts.get('unknown', 0))} are unknown.")
     row = estimates[estimates["method"] == "median_diff"]
     if row.empty:
-        out.append(f"No comparison is available for the {lens} lens, {year}, '{kind}'.")
+        out.append(f"No comparison is available for the {lens} lens, {year}, {KIND_LABELS.get(kind, kind)}.")
         return out
     r = row.iloc[0]
     if pd.isna(r["estimate"]):
         out.append(f"The groups are too small to compare ({r['note']}).")
         return out
     direction = "higher" if r["estimate"] > 0 else "lower"
-    out.append(f"The members' median {lens} value is {per_inh(abs(r['estimate']))} {direction} than the"
-               f" non-members' (95% interval {r['ci_low']:,.0f} to {r['ci_high']:,.0f}).")
     clear = pd.notna(r["p_value"]) and r["p_value"] < 0.05
-    out.append(f"The difference is {'' if clear else 'not '}statistically clear (p = {r['p_value']:.3f}),"
-               f" comparing the {int(r['n_members'])} members and {int(r['n_nonmembers'])} non-members with data.")
+    out.append(f"With the switches chosen here, the members' median is {per_inh(abs(r['estimate']))} {direction}"
+               f" than the non-members' (95% interval {r['ci_low']:,.0f} to {r['ci_high']:,.0f}); the difference"
+               f" is {'' if clear else 'not '}statistically clear (p = {r['p_value']:.3f}), comparing"
+               f" {int(r['n_members'])} members and {int(r['n_nonmembers'])} non-members with a value.")
     if pd.notna(r["min_detectable_difference"]):
         out.append(f"With groups of this size, only a difference of about {per_inh(r['min_detectable_difference'])}"
                    " or more would be detected reliably (80% power).")
@@ -153,56 +207,89 @@ def region(per_inh_table: pd.DataFrame, lan_kod: str, year: int) -> list[str]:
         return [f"No advertised IT procurement figures are available for {year}."]
     lan = d[d["lan_kod"] == lan_kod]
     name = lan["lan_name"].iloc[0]
-    nat_med = d.loc[d["per_inhabitant"] > 0, "per_inhabitant"].median()
-    buyers = lan[lan["value_sek"] > 0]
-    out = [f"{len(buyers)} of the {len(lan)} municipalities in {name} advertised IT procurements with a value"
-           f" in {year}, together {sek(lan['value_sek'].sum())}."]
+    nat = d.loc[d["value_state"] == "reported", "per_inhabitant"]
+    n_rep, n_unrep, n_none = _states(lan)
+    buyers = lan[lan["value_state"] == "reported"]
+    out = [f"{n_rep} of the {len(lan)} municipalities in {name} advertised IT contracts with a reported value"
+           f" in {year}, together {sek(buyers['value_sek'].sum())}; {n_unrep} advertised IT contracts without a"
+           f" value and {n_none} advertised none."]
     if len(buyers):
         out.append(f"Their median was {per_inh(buyers['per_inhabitant'].median())}, against"
-                   f" {per_inh(nat_med)} for all Swedish municipalities that advertised.")
-        top = buyers.sort_values("per_inhabitant", ascending=False).iloc[0]
+                   f" {per_inh(nat.median())} for all Swedish municipalities with a value.")
+        top = buyers.sort_values(["per_inhabitant", "kommunkod"], ascending=[False, True]).iloc[0]
         out.append(f"The highest in the län was {top['name']} ({per_inh(top['per_inhabitant'])}).")
-    total = lan["value_sek"].sum()
-    if total > 0:
-        big = lan.sort_values("value_sek", ascending=False).iloc[0]
-        out.append(f"{big['name']} accounts for {pct(big['value_sek'], total)} of the län's contracted IT value.")
+        total = buyers["value_sek"].sum()
+        big = buyers.sort_values(["value_sek", "kommunkod"], ascending=[False, True]).iloc[0]
+        out.append(f"{big['name']} accounts for {pct(big['value_sek'], total)} of the län's reported IT contract value.")
     return out[:5]
+
+
+STATE_WORDS = {
+    "member": "member",
+    "unknown": "membership unknown",
+    "no_membership_found": "no membership found",
+}
 
 
 def municipality(profile: pd.Series, spend: pd.DataFrame, per_inh_table: pd.DataFrame,
                  memberships: pd.DataFrame) -> list[str]:
-    """Findings of the municipality profile."""
+    """Findings of the municipality profile, from the tables the profile shows (spend, memberships)."""
+    from .data import latest_memberships, rank_of
+
     out = [f"{profile['name']} ({profile['lan_name']}) had {int(profile['population']):,} inhabitants on"
            f" 31 December {int(profile['population_year'])} and belongs to the SKR group"
            f" '{profile['kommungrupp_2023']}'."]
     row = per_inh_table[per_inh_table["kommunkod"] == profile["kommunkod"]]
     if len(row):
         r = row.iloc[0]
-        peers = per_inh_table[(per_inh_table["kommungrupp_2023"] == r["kommungrupp_2023"])
-                              & (per_inh_table["per_inhabitant"] > 0)]
-        if r["value_sek"] > 0:
-            rank = int((per_inh_table["per_inhabitant"] > r["per_inhabitant"]).sum()) + 1
-            peer_text = (f"; the median of its SKR group peers that advertised was"
-                         f" {per_inh(peers['per_inhabitant'].median())}") if len(peers) else ""
-            out.append(f"Its advertised IT procurements had a contracted value of {sek(r['value_sek'])}"
-                       f" ({per_inh(r['per_inhabitant'])}), rank {rank} of {len(per_inh_table)}{peer_text}.")
+        if r["value_state"] == "reported":
+            rank = rank_of(per_inh_table, profile["kommunkod"])
+            peers = per_inh_table[(per_inh_table["kommungrupp_2023"] == r["kommungrupp_2023"])
+                                  & (per_inh_table["value_state"] == "reported")]
+            out.append(f"Its advertised IT contracts had a reported value of {sek(r['value_sek'])}"
+                       f" ({per_inh(r['per_inhabitant'])}), rank {rank[0]} of {rank[1]} municipalities with a value;"
+                       f" the median of its SKR group peers with a value was {per_inh(peers['per_inhabitant'].median())}.")
+        elif r["value_state"] == "not_reported":
+            out.append(f"It advertised {r['procurements']:,.0f} IT contract(s) without reporting a value, so it is"
+                       " not ranked.")
         else:
-            out.append("It advertised no IT procurement with a contracted value in the procurement year;"
-                       " that does not mean it spent nothing on IT.")
+            out.append("It advertised no IT contract in the procurement year; that does not mean it spent nothing on IT.")
+        if r["framework_state"] == "reported":
+            out.append(f"Its IT framework agreements have ceilings of {sek(r['framework_ceiling_sek'])}"
+                       f" ({per_inh(r['framework_per_inhabitant'])}), a maximum over several years, not a purchase.")
     ledger = spend[(spend["lens"] == "ledger") & (spend["measure"] == "it_spend_sek") & (spend["category"] == "all")]
     if len(ledger):
         latest = ledger.sort_values(["year", "period", "method"]).iloc[-1]
         out.append(f"Its supplier ledger for {latest['period']} shows {sek(latest['value'])} of IT purchases"
                    f" ({per_inh(latest['per_inhabitant'])}, '{latest['method']}' method).")
-    published = spend[(spend["lens"] == "published") & (spend["measure"] == "sek_per_inhabitant")]
+    published = spend[spend["lens"] == "published"]
     if len(published):
-        latest = published.sort_values("year").iloc[-1]
-        out.append(f"A published figure gives IT costs of {per_inh(latest['value'])} in {int(latest['year'])}"
-                   " (definitions differ between sources).")
+        latest = published.sort_values(["year", "measure"]).iloc[-1]
+        out.append(f"{len(published)} published IT-cost figure(s), the latest for {int(latest['year'])}:"
+                   f" {published_value(latest)} (definitions differ between sources).")
     if ledger.empty and published.empty:
         out.append("Only the procurement lens has figures for it: no published supplier ledger or IT-cost figure.")
-    member = memberships[memberships["state"] == "member"] if len(memberships) else memberships
-    kinds = ", ".join(sorted(set(member["cooperation_kind"]))) if len(member) else ""
-    out.append(f"Member of IT cooperation, kinds: {kinds} (found up to {int(member['year'].max())})." if len(member)
-               else "No IT cooperation membership was found (absence in our table does not prove non-membership).")
-    return out[:5]
+    out.append(membership_sentence(latest_memberships(memberships)))
+    return out[:6]
+
+
+def published_value(row: pd.Series) -> str:
+    """A published figure as published: value and unit ('1,490 MSEK paid to IT-service suppliers', '862 SEK/inhabitant')."""
+    value = float(row["value"])
+    number = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{number} {row['unit']}"
+
+
+def membership_sentence(latest: pd.DataFrame) -> str:
+    """One sentence over a municipality's latest-year membership rows: member of which, unknown for which."""
+    if latest.empty:
+        return "No cooperation membership table has been built."
+    year = int(latest["year"].iloc[0])
+    parts = []
+    for state in ("member", "unknown", "no_membership_found"):
+        sel = latest[latest["state"] == state]
+        if len(sel):
+            kinds = ", ".join(KIND_LABELS.get(k, k) + (f" ({c})" if c and state == "member" else "")
+                              for k, c in zip(sel["cooperation_kind"], sel["cooperations"]))
+            parts.append(f"{STATE_WORDS[state]}: {kinds}")
+    return f"IT cooperations in {year}: " + "; ".join(parts) + "."

