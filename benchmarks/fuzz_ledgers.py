@@ -130,7 +130,7 @@ def make_csv(rng: random.Random, name: str) -> Case:
         for r in rows:  # unquoted files cannot hold the delimiter or quotes in a field
             for k in ("leverantor", "leverantor_id", "konto_text", "forvaltning", "fakturanummer"):
                 r[k] = r[k].replace(delim, " ").replace('"', "'")
-    lines, rejected, bad_amounts, ragged = [], 0, 0, 0
+    lines, rejected, bad_amounts, ragged, other = [], 0, 0, 0, []
     for r in rows:
         amount = amount_text(rng, r["ore"], style)
         fault = rng.random()
@@ -138,6 +138,7 @@ def make_csv(rng: random.Random, name: str) -> Case:
             amount, bad_amounts = "n/a", bad_amounts + 1
         elif fault < 0.008:  # the other decimal convention: ambiguous beside the file's, so rejected
             amount, bad_amounts = amount_text(rng, r["ore"], OTHER_CONVENTION[style]), bad_amounts + 1
+            other.append(r["ore"])
         elif fault < 0.012:
             lines.append("")
             rejected += 1
@@ -153,6 +154,8 @@ def make_csv(rng: random.Random, name: str) -> Case:
         values = [r["leverantor"], r["leverantor_id"], r["konto_nr"], r["konto_text"], r["forvaltning"],
                   r["fakturanummer"], amount, r["datum"], "1880"]
         lines.append(delim.join(_csv_field(v, delim, quote_all) if quoting else v for v in values))
+    if other and not case.clean_rows:  # nothing in the file's own convention: no mix, so nothing ambiguous
+        case.clean_rows, case.clean_ore, bad_amounts = len(other), sum(other), bad_amounts - len(other)
     rejected += bad_amounts
     case.rows = len(lines)
     header = list(HEADERS)
@@ -338,13 +341,20 @@ def check(case: Case, folder: Path) -> str | None:
 
 def _run_slice(args: tuple[int, int, int]) -> list[str]:
     seed, start, stop = args
+    before = os.environ.get("KOMMUN_IT_PSEUDONYM_KEY")
     os.environ["KOMMUN_IT_PSEUDONYM_KEY"] = FUZZ_KEY
     failures = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(start, stop):
-            failure = check(generate(seed, i), Path(tmp))
-            if failure:
-                failures.append(failure)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(start, stop):
+                failure = check(generate(seed, i), Path(tmp))
+                if failure:
+                    failures.append(failure)
+    finally:
+        if before is None:
+            os.environ.pop("KOMMUN_IT_PSEUDONYM_KEY", None)
+        else:
+            os.environ["KOMMUN_IT_PSEUDONYM_KEY"] = before
     return failures
 
 

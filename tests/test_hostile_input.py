@@ -248,11 +248,15 @@ def test_spreadsheet_numbers_beyond_double_precision_are_rejected():
 
 
 @pytest.fixture
-def cli(monkeypatch, tmp_path, processed_dir, capsys):
+def cli(monkeypatch, tmp_path, request, capsys):
     """Run `kommun-it ARGS` in-process (as main() does, minus os._exit): (exit code, stdout, stderr)."""
     import shutil
 
     from analysis import cli as cli_module
+
+    monkeypatch.delenv(privacy.KEY_ENV)  # the session's build must use the installation's key, not ours
+    processed_dir = request.getfixturevalue("processed_dir")
+    monkeypatch.setenv(privacy.KEY_ENV, SYNTHETIC_KEY)
 
     home = tmp_path / "home"
     (home / "data" / "processed").mkdir(parents=True)
