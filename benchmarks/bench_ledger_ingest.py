@@ -8,8 +8,8 @@ Usage: .venv/bin/python benchmarks/bench_ledger_ingest.py [ROWS]
 from __future__ import annotations
 
 import os
-import secrets
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
