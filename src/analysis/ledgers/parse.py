@@ -113,13 +113,12 @@ def parse_amounts(values, decimal: str | None = None, excess: str = "reject") ->
 
 
 def _mixed_decimals(clean: pa.Array, decimal: str | None) -> tuple[np.ndarray | None, str]:
-    """Rows whose decimal separator is not the file's: "1.234,50" beside "1,234.50" is ambiguous, never guessed.
+    """(`clean`: trimmed, spaces removed.) Rows whose decimal separator is not the file's: "1.234,50" beside "1,234.50" is ambiguous, never guessed.
 
     The file's separator is `decimal` when given, else the one most rows use; on a tie both kinds are rejected.
     """
-    no_space = pc.replace_substring_regex(clean, _SPACES, "")
-    comma = pc.fill_null(pc.match_substring_regex(no_space, r",\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
-    dot = pc.fill_null(pc.match_substring_regex(no_space, r"\.\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    comma = pc.fill_null(pc.match_substring_regex(clean, r",\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    dot = pc.fill_null(pc.match_substring_regex(clean, r"\.\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
     n_comma, n_dot = int(comma.sum()), int(dot.sum())
     if not (n_comma and n_dot):
         return None, ""

@@ -105,7 +105,10 @@ def scrub_series(values: pd.Series, key: bytes | None = None) -> pd.Series:
     """scrub_text over a str Series, vectorised: only unique values that look like they hold ten digits."""
     if not len(values):
         return values
-    arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string())
+    try:
+        arr = pa.array(values, type=pa.large_string() if values.dtype == "str" else pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string())
     candidate = pc.fill_null(pc.match_substring_regex(arr, PNR_CANDIDATE), False)
     if not pc.any(candidate).as_py():
         return values

@@ -40,6 +40,7 @@ def _line_of(mm, offset: int) -> int:
 def _scan(mm, encoding: str) -> TextScan | tuple[int, int, bytes]:
     """Decode all of mm strictly: TextScan, or (line, offset, bytes) of the first byte that does not decode."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
+    ascii_compatible = not encoding.startswith("utf-16")  # line ends and quotes can be counted on the bytes
     terminators = quotes = 0
     last = ""
     size = len(mm)
@@ -49,14 +50,19 @@ def _scan(mm, encoding: str) -> TextScan | tuple[int, int, bytes]:
             text = decoder.decode(chunk, final=start + CHUNK >= size)
         except UnicodeDecodeError as exc:
             return _first_bad_exact(mm, encoding, start + exc.start)
+        if ascii_compatible:
+            text = chunk
+            nl, cr, crlf, quote = b"\n", b"\r", b"\r\n", b'"'
+        else:
+            nl, cr, crlf, quote = "\n", "\r", "\r\n", '"'
         if not text:
             continue
-        terminators += text.count("\n") + text.count("\r") - text.count("\r\n")
-        if last == "\r" and text[0] == "\n":
+        terminators += text.count(nl) + text.count(cr) - text.count(crlf)
+        if last == cr and text[:1] == nl:
             terminators -= 1
-        quotes += text.count('"')
-        last = text[-1]
-    lines = terminators + (1 if last not in ("\n", "\r", "") else 0)
+        quotes += text.count(quote)
+        last = text[-1:]
+    lines = terminators + (1 if last not in (b"\n", b"\r", "\n", "\r", b"", "") else 0)
     return TextScan(encoding, lines, quotes)
 
 
