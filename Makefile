@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 KERNEL := kommun-it
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup fetch build reports test benchmark clean help lab lab-setup
+.PHONY: setup fetch build reports test benchmark fuzz clean help lab lab-setup
 
 help:
 	@echo "make reports   set up, fetch and verify raw data, build processed data, render the default reports"
 	@echo "make test      set up and run the test suite"
 	@echo "make benchmark run the benchmark scripts (prints figures)"
 	@echo "make lab       set up, install JupyterLab, register the kernel and open notebooks/ (analysts)"
+	@echo "make fuzz      ingest 10,000 generated ledger files, each checked against its ground truth"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,3 +60,6 @@ benchmark: build
 
 clean:
 	rm -rf data/processed/*.parquet reports/*
+
+fuzz: setup
+	$(BIN)/python benchmarks/fuzz_ledgers.py 10000 20261201 $(JOBS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -110,7 +111,7 @@ def measure(mode: str, path: Path) -> tuple[float, int, float, str]:
 
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000_000
-    os.environ.setdefault("KOMMUN_IT_PSEUDONYM_KEY", "synthetic-benchmark-key-" + "0" * 32)
+    os.environ.setdefault("KOMMUN_IT_PSEUDONYM_KEY", secrets.token_hex(32))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "synthetic_spec_v11.csv"
         t0 = time.perf_counter()

@@ -19,7 +19,7 @@ def home_env(cli_env, processed_dir, tmp_path):
     target = tmp_path / "data" / "processed"
     target.mkdir(parents=True)
     shutil.copy(processed_dir / "municipalities.parquet", target)
-    cli_env["KOMMUN_IT_PSEUDONYM_KEY"] = "synthetic-cli-key-" + "1" * 32
+    cli_env["KOMMUN_IT_PSEUDONYM_KEY"] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # synthetic 32-byte key
     return cli_env
 
 

@@ -18,10 +18,16 @@ from analysis.ledgers import ingest_file, ingest_files, privacy
 KOMMUNER = frozenset({"0180", "1480", "1880", "1980", "2480", "1440"})
 SOLE_TRADER = "811228-9874"  # a valid personnummer (synthetic)
 ORGNR = "556391-3358"
+SYNTHETIC_KEY = "220e1cd2adcf9188b61fa7affbce8480120fd4a97222091ca6110d55a3e7d7c9"  # a 32-byte test key
 
 
 def synthetic_xlsx(path: Path, rows: list[list], sheet: str = "Blad1") -> Path:
     """A minimal .xlsx (inline strings, numbers) written with the standard library only."""
+    return synthetic_xlsx_sheets(path, {sheet: rows})
+
+
+def synthetic_xlsx_sheets(path: Path, sheets: dict[str, list[list]]) -> Path:
+    """A minimal .xlsx with one worksheet per item of `sheets` (name -> rows), standard library only."""
 
     def cell(ref: str, v) -> str:
         if v is None or v == "":
@@ -33,12 +39,16 @@ def synthetic_xlsx(path: Path, rows: list[list], sheet: str = "Blad1") -> Path:
     def col(i: int) -> str:
         return chr(ord("A") + i)
 
-    body = "".join(
-        f'<row r="{r + 1}">' + "".join(cell(f"{col(i)}{r + 1}", v) for i, v in enumerate(row)) + "</row>"
-        for r, row in enumerate(rows)
-    )
+    def sheet_xml(rows: list[list]) -> str:
+        body = "".join(
+            f'<row r="{r + 1}">' + "".join(cell(f"{col(i)}{r + 1}", v) for i, v in enumerate(row)) + "</row>"
+            for r, row in enumerate(rows)
+        )
+        return f'<?xml version="1.0" encoding="UTF-8"?><worksheet {ns}><sheetData>{body}</sheetData></worksheet>'
+
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    names = list(sheets)
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(
             "[Content_Types].xml",
@@ -46,8 +56,11 @@ def synthetic_xlsx(path: Path, rows: list[list], sheet: str = "Blad1") -> Path:
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
             '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            "</Types>",
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{i + 1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                for i in range(len(names))
+            )
+            + "</Types>",
         )
         z.writestr(
             "_rels/.rels",
@@ -57,14 +70,20 @@ def synthetic_xlsx(path: Path, rows: list[list], sheet: str = "Blad1") -> Path:
         z.writestr(
             "xl/workbook.xml",
             f'<?xml version="1.0" encoding="UTF-8"?><workbook {ns} xmlns:r="{rel}"><sheets>'
-            f'<sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>',
+            + "".join(f'<sheet name="{escape(n)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, n in enumerate(names))
+            + "</sheets></workbook>",
         )
         z.writestr(
             "xl/_rels/workbook.xml.rels",
             '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+            + "".join(
+                f'<Relationship Id="rId{i + 1}" Type="{rel}/worksheet" Target="worksheets/sheet{i + 1}.xml"/>'
+                for i in range(len(names))
+            )
+            + "</Relationships>",
         )
-        z.writestr("xl/worksheets/sheet1.xml", f'<?xml version="1.0" encoding="UTF-8"?><worksheet {ns}><sheetData>{body}</sheetData></worksheet>')
+        for i, n in enumerate(names):
+            z.writestr(f"xl/worksheets/sheet{i + 1}.xml", sheet_xml(sheets[n]))
     return path
 
 
@@ -110,7 +129,7 @@ def assert_private(result) -> None:
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch):
-    monkeypatch.setenv(privacy.KEY_ENV, "synthetic-test-key-" + "0" * 32)
+    monkeypatch.setenv(privacy.KEY_ENV, SYNTHETIC_KEY)
 
 
 def test_synthetic_spec_v11_csv(tmp_path):

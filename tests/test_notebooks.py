@@ -89,7 +89,7 @@ def test_report_html_has_what_a_reader_needs(rendered, stem):
         assert heading in sv and heading not in page, f"{heading!r} missing"
     assert "Key findings" not in sv and "<!--lang:" not in sv + page
     images = re.findall(r"<img[^>]*>", page)
-    pngs = [re.search(r'src="\.\./\.\./' + result.job.group + r'/([^"]+-en\.png)"', img).group(1) for img in images
+    pngs = [re.search(r'src="\.\./\.\./' + result.job.group + r'/[^/"]+/([^"/]+-en\.png)"', img).group(1) for img in images
             if re.search(r'alt="[^"]+"', img)]
     assert pngs, "no PNG figure with alt text"
     assert "Traceback" not in page
@@ -97,9 +97,12 @@ def test_report_html_has_what_a_reader_needs(rendered, stem):
         assert "Event study" in page and "Who joined when" in page and "2009–2015, 2021" in page
     if stem in ("03_national_it_picture", "06_municipality_profile"):
         assert "over the years present" in page.lower()
+    [assets] = (out / result.job.group).glob(f"{result.job.name}{render.ASSETS}*")  # this report's files, swapped in with it
     for png in pngs:
-        assert (out / result.job.group / png).is_file() and (out / result.job.group / png.replace("-en.png", "-sv.png")).is_file()
-        assert (out / result.job.group / png.replace("-en.png", ".csv")).is_file(), "a CSV beside every figure"
+        assert (assets / png).is_file() and (assets / png.replace("-en.png", "-sv.png")).is_file()
+        assert (assets / png.replace("-en.png", ".csv")).is_file(), "a CSV beside every figure"
+    links = re.findall(rf"(?:href|src)=[\"']\.\./\.\./{result.job.group}/{re.escape(assets.name)}/([^\"']+)[\"']", page)
+    assert links and all((assets / name).is_file() for name in links), "links into the report's files resolve"
 
 
 def test_region_and_municipality_paths_and_index(rendered):

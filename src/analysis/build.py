@@ -73,6 +73,9 @@ def build(
         raise UserError(f"unknown build stage {unknown[0]!r}; valid: {', '.join(STAGES)}")
     raw_dir = raw_dir or config.raw_dir()
     out_dir = out_dir or config.processed_dir()
+    from .provenance import verify_raw
+
+    verify_raw(raw_dir)  # nothing is computed from raw bytes that differ from the manifest
     written: dict[str, Path] = {}
     for name in [s for s in STAGES if not stages or s in stages]:
         t0 = time.perf_counter()

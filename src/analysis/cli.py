@@ -6,6 +6,7 @@ Every user-facing failure is one line on stderr and exit code 2 (see errors.User
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -83,6 +84,8 @@ def render(
     from .render import parse_params, plan
     from .render import render as run_render
 
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder for the reports")
     t0 = time.perf_counter()
     planned = plan(region, municipality, all_reports, notebook, parse_params(param or []), ledgers=ledger, langs=lang)
     results = run_render(planned, out_dir=out, workers=jobs, timeout=timeout, progress=sys.stderr.isatty(), langs=lang)
@@ -190,6 +193,7 @@ def ingest(
     `kommun-it ingest --remove --kommun 0581`. See docs/analysts-guide.md.
     """
     from . import local_sources
+    from .io import check_output
     from .ledgers import ingest_file, ingest_report, known_municipalities, write_table
 
     if remove:
@@ -204,6 +208,8 @@ def ingest(
         raise UserError("ingest --replace: only with --add")
     if not file.is_file():
         raise UserError(f"{file}: no such file")
+    if out is not None:
+        check_output(out, [file], suffixes=(".parquet", ".csv"))
     result = ingest_file(
         file,
         municipalities=known_municipalities(),
@@ -213,12 +219,12 @@ def ingest(
         encoding=encoding,
         delimiter=delimiter,
     )
-    typer.echo(ingest_report(result))
+    typer.echo(safe_text(ingest_report(result)))
     if out is not None:
         write_table(result.ledger, out)
         typer.echo(f"ingest: wrote {len(result.ledger):,} rows to {out}")
     if add:
-        typer.echo(local_sources.add(file, result, replace=replace).summary)
+        typer.echo(safe_text(local_sources.add(file, result, replace=replace).summary))
 
 
 @app.command()
@@ -235,23 +241,87 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
-    """Entry point: run the app, turning UserError into one line and exit code 2."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+REPORT_BUGS = "please report it at https://github.com/kommun-it/kommun-it/issues with the command you ran"
+
+
+def safe_text(text: str) -> str:
+    """Text from files or names made safe to print: terminal control codes shown as escapes (never
+    interpreted by the terminal) and personnummer masked."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
+    if re.search(r"\d", text):
+        from .ledgers.parse import personnummer_spans
+
+        for start, end, _ in reversed(personnummer_spans(text)):
+            text = text[:start] + "<personnummer>" + text[end:]
+    return text
+
+
+def _error(message: str) -> None:
+    lines = safe_text(" ".join(str(message).split()))
     try:
-        app()
+        sys.stderr.write(f"kommun-it: error: {lines}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+def _run() -> int:
+    """Run the app; every outcome becomes an exit code and at most one line on stderr."""
+    from typer import _click
+
+    exceptions = _click.exceptions  # typer vendors click; its exception classes live here
+    try:
+        code = app(standalone_mode=False)
+        sys.stdout.flush()
+        if code == 130:  # typer turns a KeyboardInterrupt into a silent Exit(130)
+            _error("interrupted")
+        return code if isinstance(code, int) else 0
     except UserError as exc:
-        typer.echo(f"kommun-it: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("kommun-it: interrupted", err=True)
-        sys.exit(130)
+        _error(str(exc))
+        return exc.exit_code
+    except exceptions.NoArgsIsHelpError:
+        return 2
+    except exceptions.UsageError as exc:
+        ctx = exc.ctx
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        _error(exc.format_message() + where)
+        return 2
+    except exceptions.ClickException as exc:
+        _error(exc.format_message())
+        return 2
+    except (KeyboardInterrupt, typer.Abort):
+        _error("interrupted")
+        return 130
+    except SystemExit as exc:  # typer exits itself on a broken pipe
+        return exc.code if isinstance(exc.code, int) else 1
+    except OSError as exc:  # the file system refused: a full disk, no permission, a folder loop, a missing file
+        what = exc.strerror or type(exc).__name__
+        _error(f"{exc.filename}: {what}" if exc.filename is not None else f"cannot write output: {what}")
+        return 2
     except Exception as exc:  # a bug, not bad input: still one line unless debugging
         if os.environ.get("KOMMUN_IT_DEBUG"):
             raise
-        typer.echo(
-            f"kommun-it: internal error {type(exc).__name__}: {exc} (rerun with KOMMUN_IT_DEBUG=1 for details)", err=True
-        )
-        sys.exit(1)
+        _error(f"internal error {type(exc).__name__}: {exc} (a bug: rerun with KOMMUN_IT_DEBUG=1 and {REPORT_BUGS})")
+        return 1
+
+
+def main() -> None:
+    """Entry point: one line and exit code 2 for user faults, 130 for Ctrl-C, 1 for bugs.
+
+    The process ends with os._exit after flushing: native reader thread pools (pyarrow's CPU and I/O
+    pools) may still hold joinable threads, and tearing them down in the interpreter's finalisation can
+    abort the process ("terminate called without an active exception", SIGABRT) after the right output.
+    """
+    code = _run()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            if stream is sys.stdout:
+                _error("cannot write to standard output (disk full or closed pipe)")
+                code = code or 2
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -8,3 +8,9 @@ class UserError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+class Interrupted(UserError):
+    """Ctrl-C: the work was stopped cleanly; one line and exit code 130 (128 + SIGINT)."""
+
+    exit_code = 130

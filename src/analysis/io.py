@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,56 @@ def write_parquet(df: pd.DataFrame, path: Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d[\d \u00a0.,]*%?$")
+
+
+def _neutralise(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of df whose text cells cannot run as spreadsheet formulas (CSV injection).
+
+    A text cell starting with =, +, -, @, tab or carriage return gets a leading apostrophe, as
+    spreadsheet-safe exporters do (OWASP); plain numbers written as text ("-12", "+3,5 %") are left alone,
+    numeric columns are never touched.
+    """
+    out = df.copy(deep=False)
+    for name in out.columns:
+        col = out[name]
+        if not (pd.api.types.is_string_dtype(col) or col.dtype == object):
+            continue
+        text = col.astype("string")
+        risky = text.str.match(r"[=+\-@\t\r]").fillna(False)
+        if risky.any():
+            out[name] = col.astype(object).where(~risky, col[risky].map(_neutralise))
+    return out
+
+
+def check_output(out: Path, inputs: list[Path], flag: str = "--out", suffixes: tuple[str, ...] = ()) -> Path:
+    """An output file path that is safe to write: not an input, not a directory, in a writable folder,
+    with one of the given suffixes (any when none)."""
+    out = Path(out)
+    if out.is_dir():
+        raise UserError(f"{flag} {out}: is a directory; give a file name")
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise UserError(f"{flag} {out}: use a file name ending in {' or '.join(suffixes)}")
+    for source in inputs:
+        same = out.exists() and Path(source).exists() and os.path.samefile(out, source)
+        if same or out.resolve() == Path(source).resolve():
+            raise UserError(f"{flag} {out}: is the input file {source}; refusing to overwrite raw data")
+    parent = out.resolve().parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
+        raise UserError(f"{flag} {out}: folder {existing} is not writable")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UserError(f"{flag} {out}: file is not writable")
+    return out
 
 
 def read_parquet(path: Path) -> pd.DataFrame:

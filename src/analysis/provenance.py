@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from . import __version__, config, manifest
+from .errors import UserError
 from .fetch import sha256_file
 from .refresh import load_refresh_manifest
 
@@ -38,15 +39,18 @@ def code_version() -> str:
 
 
 def raw_data_hashes() -> list[dict[str, str]]:
-    """sha256 of every raw file a build can use: manifest files present in data/raw (fetch verified them
-    on arrival) and files written by `kommun-it refresh` (hashed as they are now)."""
+    """sha256 of every raw file a build can use, as the bytes are now (never copied from the manifest):
+    manifest files present in data/raw, with "manifest_sha256" added where the bytes differ from the
+    manifest, and files written by `kommun-it refresh`."""
     raw = config.raw_dir()
-    fetched = [
-        {"file": f.relpath, "sha256": f.sha256}
-        for source in manifest.load().values()
-        for f in source.files
-        if (raw / f.source_id / f.name).is_file()
-    ]
+    fetched = []
+    for source in manifest.load().values():
+        for f in source.files:
+            path = raw / f.source_id / f.name
+            if path.is_file():
+                actual = sha256_file(path)
+                fetched.append({"file": f.relpath, "sha256": actual}
+                               | ({"manifest_sha256": f.sha256} if actual != f.sha256 else {}))
     refreshed = [
         {"file": f"{rec['id']}/{f['name']}", "sha256": sha256_file(raw / rec["id"] / f["name"])}
         for rec in load_refresh_manifest(raw)
@@ -57,6 +61,26 @@ def raw_data_hashes() -> list[dict[str, str]]:
 
     local = [{"file": f"local/{rec['id']}/{rec['file']}", "sha256": rec["sha256"]} for rec in local_records()]
     return fetched + refreshed + local
+
+
+def verify_raw(raw_dir: Path | None = None) -> int:
+    """Check every manifest file present in raw_dir against its manifest sha256 before a build computes
+    anything; UserError naming the first file whose bytes differ. Returns the number of files checked."""
+    raw_dir = raw_dir or config.raw_dir()
+    checked = 0
+    for source in manifest.load().values():
+        for f in source.files:
+            path = raw_dir / f.source_id / f.name
+            if not path.is_file():
+                continue
+            actual = sha256_file(path)
+            if actual != f.sha256:
+                raise UserError(
+                    f"{path}: sha256 {actual[:12]}… differs from the manifest's {f.sha256[:12]}…; the file was changed"
+                    " after fetch: run `kommun-it fetch` to restore it (or update data/sources.yml with its provenance)"
+                )
+            checked += 1
+    return checked
 
 
 def processed_hashes(processed_dir: Path | None = None) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ the int 114 or the octal 76).
 from __future__ import annotations
 
 import ast
+import glob
 import hashlib
 import html
 import json
@@ -23,6 +24,8 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -35,7 +38,7 @@ from string import Template
 import nbformat
 
 from . import __version__, config, provenance
-from .errors import UserError
+from .errors import Interrupted, UserError
 from .io import read_parquet
 
 KERNEL = "kommun-it"
@@ -343,7 +346,8 @@ def _to_html(nb, title: str, lang: str = "en", other_page: str | None = None) ->
     from .report import i18n
 
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # papermill's injected cell gets a random id: same report, same bytes
         if cell.get("cell_type") == "code":
             cell["outputs"] = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
         elif cell.get("cell_type") == "markdown":
@@ -376,21 +380,57 @@ def _atomic_write(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
+ASSETS = "_files-"  # a report's CSVs and PNGs live in <name>_files-<content hash>/ beside its HTML
+STAGING_SUFFIX = ".staging"
+
+
+def _publish(staging: Path, stem: Path, pages: dict[Path, str]) -> None:
+    """Swap a finished report in, so a killed run leaves the old report or the new one, whole.
+
+    The files the notebook wrote move (one directory rename) to <stem>_files-<hash of their content>/, a
+    name the old pages never point to; then each language page replaces its old version atomically; only
+    then are the previous asset folders removed. Identical content gives the identical folder and bytes.
+    """
+    digest = hashlib.sha256()
+    for f in sorted(p for p in staging.rglob("*") if p.is_file()):
+        digest.update(f.relative_to(staging).as_posix().encode() + b"\0" + f.read_bytes())
+    assets = stem.parent / f"{stem.name}{ASSETS}{digest.hexdigest()[:12]}"
+    if assets.exists():
+        shutil.rmtree(staging)
+    else:
+        os.chmod(staging, 0o755)
+        os.rename(staging, assets)
+    for path, page in pages.items():
+        _atomic_write(path, page.replace(staging.name, assets.name))
+    _remove_assets(stem, keep=assets.name)
+
+
+def _remove_assets(stem: Path, keep: str | None = None) -> None:
+    for old in stem.parent.glob(f"{glob.escape(stem.name)}{ASSETS}*"):
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: dict[str, str]) -> Result:
-    """Execute one notebook (run in a fresh worker process) and write its HTML and sidecar record."""
+    """Execute one notebook (run in a fresh worker process) and write its HTML and sidecar record.
+
+    Ctrl-C is the parent's business: it cancels queued reports and kills this worker and its kernel.
+    """
     import papermill
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     t0 = time.perf_counter()
     os.environ.clear()
     os.environ.update(env)
     os.environ.pop("MPLBACKEND", None)
-    assets = out_dir / job.group
-    os.environ["KOMMUN_IT_REPORT_DIR"] = str(assets)
-    os.environ["KOMMUN_IT_ASSET_URL"] = f"../../{job.group}/"
+    shared = out_dir / job.group  # a report's files, once for all its language pages
+    shared.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{job.name}.", suffix=STAGING_SUFFIX, dir=shared))
+    os.environ["KOMMUN_IT_REPORT_DIR"] = str(staging)
+    os.environ["KOMMUN_IT_ASSET_URL"] = f"../../{job.group}/{staging.name}/"
     pages = {lang: out_dir / job.page(lang) for lang in job.langs}
     executed = out_dir / EXECUTED_DIR / job.group / f"{job.name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
-    assets.mkdir(parents=True, exist_ok=True)
     log = os.open(executed.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 2)
     os.close(log)
@@ -403,22 +443,52 @@ def render_job(job: Job, out_dir: Path, notebooks_dir: Path, timeout: int, env: 
             execution_timeout=timeout,
             request_save_on_cell_execute=False,
             progress_bar=False,
-            cwd=str(assets),
+            cwd=str(staging),
         )
         t_html = time.perf_counter()
+        written = {}
         for lang, path in pages.items():
             other = [la for la in job.langs if la != lang]
-            _atomic_write(path, _to_html(nb, job.title, lang, f"../../{job.page(other[0])}" if other else None))
+            written[path] = _to_html(nb, job.title, lang, f"../../{job.page(other[0])}" if other else None)
+        _publish(staging, shared / job.name, written)
         t_html = time.perf_counter() - t_html
     except Exception as exc:  # noqa: BLE001 - any failure is reported per report, the run goes on
         for path in pages.values():
             path.unlink(missing_ok=True)
+        _remove_assets(shared / job.name)
         executed.with_suffix(".json").unlink(missing_ok=True)
         return Result(job, False, time.perf_counter() - t0, _first_line(exc))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     record = {"job": asdict(job), "html": job.html_relpath, "pages": {la: job.page(la) for la in job.langs},
               **provenance.provenance(job.parameters)}
     _atomic_write(executed.with_suffix(".json"), json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False))
     return Result(job, True, time.perf_counter() - t0, html_seconds=t_html)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C: cancel the queued reports and kill the running workers together with their kernels.
+
+    Kernels run in their own sessions (jupyter_client starts them so), so the terminal's SIGINT never
+    reaches them; they are found as the workers' child processes.
+    """
+    import psutil
+
+    workers = list((pool._processes or {}).values())  # no public accessor for the worker processes
+    pool.shutdown(wait=False, cancel_futures=True)
+    victims = []
+    for worker in workers:
+        try:
+            proc = psutil.Process(worker.pid)
+            victims += [*proc.children(recursive=True), proc]
+        except psutil.Error:
+            continue
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(victims, timeout=30)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -448,17 +518,31 @@ def render(
         raise UserError(f"--timeout {timeout}: must be at least 1 second")
     out_dir = (out_dir or config.reports_dir()).resolve()
     notebooks_dir = (notebooks_dir or config.NOTEBOOKS_DIR).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file, not a folder for the reports")
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(f"*/.*{STAGING_SUFFIX}"):  # left by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     env = dict(os.environ)
     env[provenance.ENV_VAR] = str(provenance.write_snapshot(out_dir / EXECUTED_DIR / "provenance.json"))
     results = []
-    with _pool(min(workers, max(len(jobs), 1))) as pool, tqdm(
-        total=len(jobs), disable=not progress, file=sys.stderr, unit="report", desc="reports"
-    ) as bar:
-        futures = {pool.submit(render_job, job, out_dir, notebooks_dir, timeout, env): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            results.append((futures[future], future.result()))
-            bar.update(1)
+    pool = _pool(min(workers, max(len(jobs), 1)))
+    try:
+        with tqdm(total=len(jobs), disable=not progress, file=sys.stderr, unit="report", desc="reports") as bar:
+            futures = {pool.submit(render_job, job, out_dir, notebooks_dir, timeout, env): i for i, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                results.append((futures[future], future.result()))
+                bar.update(1)
+    except KeyboardInterrupt:
+        _stop(pool)
+        for stale in out_dir.glob(f"*/.*{STAGING_SUFFIX}"):
+            shutil.rmtree(stale, ignore_errors=True)
+        write_index(out_dir)
+        raise Interrupted(
+            f"interrupted: {len(results)} of {len(jobs)} reports finished; the others were cancelled and their"
+            " kernels stopped"
+        ) from None
+    pool.shutdown(wait=True)
     results = [r for _, r in sorted(results, key=lambda pair: pair[0])]
     if site:
         from .report import landing

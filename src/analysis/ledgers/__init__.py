@@ -18,8 +18,8 @@ import pandera.pandas as pa
 import pyarrow
 
 from ..errors import UserError
-from ..io import read_parquet, validate
-from . import readers
+from ..io import csv_safe, read_parquet, validate
+from . import privacy, readers
 from .clean import Context, clean
 
 KOMMUNKOD = r"^\d{4}$"
@@ -183,7 +183,7 @@ def ingest_files(
         fp = readers.fingerprint(raw) if len(paths) > 1 else path.name
         ctx = Context(
             source_id=source_id,
-            source_file=path.name,
+            source_file=privacy.scrub_text(path.name),  # a file may be named after a sole trader
             kommunkod=kommun,
             period=period,
             decimal=decimal,
@@ -288,13 +288,38 @@ def write_table(df: pd.DataFrame, out: Path) -> Path:
     from ..io import write_parquet
 
     out = Path(out)
-    if out.suffix.lower() == ".csv":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False, lineterminator="\n")
-        return out
-    if out.suffix.lower() != ".parquet":
+    if out.suffix.lower() not in (".csv", ".parquet"):
         raise UserError(f"--out {out}: use a .parquet or .csv file name")
-    return write_parquet(df, out)
+    try:
+        if out.suffix.lower() == ".csv":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            text = csv_safe(df).to_csv(index=False, lineterminator="\n")
+            _write_atomic_bytes(out, text.encode("utf-8"))
+            return out
+        return write_parquet(df, out)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _kronor(ore: int) -> str:
+    """Exact kronor text from öre (no float): -130203 -> '-1,302.03'."""
+    kr, rest = divmod(abs(int(ore)), 100)
+    return f"{'-' if ore < 0 else ''}{kr:,}.{rest:02d}"
+
+
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file beside path and a rename, so a failed write leaves no half file."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def ingest_report(result: Ingested) -> str:
@@ -306,8 +331,8 @@ def ingest_report(result: Ingested) -> str:
             f"  rows   in {rec.rows_in:>12,} = clean {rec.rows_clean:>12,} + rejected {rec.rows_rejected:>10,}"
         )
         lines.append(
-            f"  kronor in {rec.ore_in / 100:>16,.2f} = clean {rec.ore_clean / 100:>16,.2f}"
-            f" + rejected {rec.ore_rejected / 100:>14,.2f}  balanced: {'yes' if rec.balanced else 'NO'}"
+            f"  kronor in {_kronor(rec.ore_in):>16} = clean {_kronor(rec.ore_clean):>16}"
+            f" + rejected {_kronor(rec.ore_rejected):>14}  balanced: {'yes' if rec.balanced else 'NO'}"
         )
     if len(result.rejects):
         counts = result.rejects["reason"].value_counts().sort_index()

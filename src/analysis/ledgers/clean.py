@@ -18,6 +18,9 @@ from . import parse, privacy
 from .readers import RawLedger
 
 UNKNOWN_SUPPLIER = "(okänd leverantör)"
+# Columns holding text copied from the raw file: scanned for personnummer before anything is written.
+LEDGER_TEXT = ("buyer_unit", "supplier_name", "account", "account_text", "invoice_id")
+REJECT_TEXT = ("reason", "raw_amount", "raw_supplier_name", "raw_supplier_id", "raw_date", "raw_text")
 
 
 @dataclass
@@ -67,6 +70,25 @@ def _empty_rows(raw: RawLedger, n: int) -> pd.Series:
     return pd.Series(empty)
 
 
+def _check_ragged(raw: RawLedger, ctx: Context) -> None:
+    """Many rows that do not split into the header's fields mean a structural fault, not a few bad rows:
+    most often the header and the body use different delimiters."""
+    ragged = [b for b in raw.bad_rows if b["reason"].startswith("ragged")]
+    if not ragged or len(ragged) <= ctx.max_bad_share * raw.rows_in:
+        return
+    first = ragged[0]
+    text = first.get("raw_text") or ""
+    hint = ""
+    if raw.delimiter:
+        other = max((";", ",", "\t", "|"), key=text.count)
+        if other != raw.delimiter and text.count(other):
+            hint = f"; the header is split by {raw.delimiter!r} but that row by {other!r}"
+    raise UserError(
+        f"{raw.path}: {len(ragged):,} of {raw.rows_in:,} rows do not split into the header's fields (more than"
+        f" {ctx.max_bad_share:.0%}); first at row {first['source_row']}: {first['reason']}{hint}"
+    )
+
+
 def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Parse, validate and protect one file's rows; return (ledger rows, rejects, reconciliation row).
 
@@ -75,6 +97,8 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     n = len(raw.source_row)
     rows = raw.source_row
     where = f"{raw.path}"
+
+    _check_ragged(raw, ctx)
 
     # amounts
     if raw.amount_is_float:
@@ -88,11 +112,12 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     bad_amount = amounts.reason.notna()
     empty = _empty_rows(raw, n)
     counted = amounts.reason.where(~empty)
-    if n and counted.notna().sum() > ctx.max_bad_share * n:
+    filled = n - int(empty.sum())  # empty rows are rejected as such and do not dilute the share
+    if filled and counted.notna().sum() > ctx.max_bad_share * filled:
         row, value = _first_bad(amount_text, counted, rows)
         raise UserError(
-            f"{where}: {int(counted.notna().sum()):,} of {n:,} amounts unparsable (more than {ctx.max_bad_share:.0%});"
-            f" first at row {row}: {value!r}"
+            f"{where}: {int(counted.notna().sum()):,} of {filled:,} amounts unparsable (more than"
+            f" {ctx.max_bad_share:.0%}); first at row {row}: {value!r}"
         )
     reason = amounts.reason.mask(empty, "empty row")
 
@@ -233,15 +258,23 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
         rejects = pd.concat([rejects, extra], ignore_index=True).sort_values("source_row", kind="stable")
         rejects = rejects.reset_index(drop=True)
 
-    reconciliation = reconcile(raw, ctx, int(ore[~bad_amount.to_numpy()].sum()), ledger, rejects)
+    privacy.scrub_frame(ledger, LEDGER_TEXT)
+    privacy.scrub_frame(rejects, REJECT_TEXT)
+    reconciliation = reconcile(raw, ctx, parse.exact_sum(ore[~bad_amount.to_numpy()]), ledger, rejects)
     return ledger, rejects, reconciliation
 
 
 def reconcile(raw: RawLedger, ctx: Context, ore_in: int, ledger: pd.DataFrame, rejects: pd.DataFrame) -> dict:
     """One reconciliation row; UserError when rows or öre do not add up."""
     rows_clean, rows_rejected = len(ledger), len(rejects)
-    ore_clean = int(ledger["amount_ore"].sum())
-    ore_rejected = int(rejects["amount_ore"].fillna(0).sum())
+    ore_clean = parse.exact_sum(ledger["amount_ore"].to_numpy())
+    ore_rejected = parse.exact_sum(rejects["amount_ore"].fillna(0).to_numpy(dtype="int64"))
+    limit = 2**63 - 1
+    if any(abs(x) > limit for x in (ore_in, ore_clean, ore_rejected)):
+        raise UserError(
+            f"{raw.path}: amounts total {ore_in:,} öre, beyond what the tables can hold exactly (±{limit:,});"
+            " such amounts are not plausible in a municipal ledger"
+        )
     balanced = raw.rows_in == rows_clean + rows_rejected and ore_in == ore_clean + ore_rejected
     if not balanced:
         raise UserError(
@@ -263,5 +296,5 @@ def reconcile(raw: RawLedger, ctx: Context, ore_in: int, ledger: pd.DataFrame, r
         "ore_clean": ore_clean,
         "ore_rejected": ore_rejected,
         "balanced": balanced,
-        "note": "; ".join(notes),
+        "note": privacy.scrub_text("; ".join(notes)),  # notes quote sheet names and headers from the file
     }

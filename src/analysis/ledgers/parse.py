@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from stdnum import luhn as stdnum_luhn
 from stdnum.se import orgnr as stdnum_orgnr
 from stdnum.se import personnummer as stdnum_personnummer
 
@@ -104,7 +105,32 @@ def parse_amounts(values, decimal: str | None = None, excess: str = "reject") ->
         sub_ore, sub_reason = _parse_slow(text, decimal or detect_decimal(arr), excess)
         ore[rest] = sub_ore
         reason[rest] = sub_reason
+    wrong, why = _mixed_decimals(clean, decimal)
+    if wrong is not None:
+        ore[wrong] = 0
+        reason[wrong] = why
     return Parsed(ore, reason_series(reason))
+
+
+def _mixed_decimals(clean: pa.Array, decimal: str | None) -> tuple[np.ndarray | None, str]:
+    """(`clean`: trimmed, spaces removed.) Rows whose decimal separator is not the file's: "1.234,50" beside "1,234.50" is ambiguous, never guessed.
+
+    The file's separator is `decimal` when given, else the one most rows use; on a tie both kinds are rejected.
+    """
+    comma = pc.fill_null(pc.match_substring_regex(clean, r",\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    dot = pc.fill_null(pc.match_substring_regex(clean, r"\.\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    n_comma, n_dot = int(comma.sum()), int(dot.sum())
+    if not (n_comma and n_dot):
+        return None, ""
+    file_dec = decimal or ("," if n_comma > n_dot else "." if n_dot > n_comma else None)
+    wrong = dot if file_dec == "," else comma if file_dec == "." else comma | dot
+    return wrong, f"mixed decimal separators ({n_comma:,} amounts use ',', {n_dot:,} use '.')"
+
+
+def exact_sum(values) -> int:
+    """The exact sum of int64 values as a Python int (no wrap-around however large)."""
+    a = np.asarray(values, dtype=np.int64)
+    return int((a >> 32).sum(dtype=np.int64)) * 2**32 + int((a & 0xFFFFFFFF).sum(dtype=np.int64))
 
 
 _SLOW = re.compile(r"^(?P<sign>[+-]?)(?P<int>\d+)(?:(?P<sep>[.,])(?P<frac>\d+))?(?P<trail>-?)$")
@@ -151,12 +177,14 @@ def _parse_one(raw: str | None, decimal: str | None, excess: str) -> tuple[int, 
 def float_amounts_to_ore(values: np.ndarray) -> Parsed:
     """Excel numbers (float64 SEK) to öre: exact when the float is the nearest double to whole öre."""
     x = np.asarray(values, dtype=np.float64) * 100.0
-    finite = np.isfinite(x) & (np.abs(x) < 1e17)
-    ore = np.where(finite, np.rint(np.where(finite, x, 0.0)), 0.0)
-    whole = finite & (np.abs(x - ore) <= np.maximum(1e-6, 8 * np.spacing(np.abs(x))))
+    finite = np.isfinite(x)
+    exact = finite & (np.abs(x) < 2.0**53)  # beyond 2**53 a double cannot hold every whole öre
+    ore = np.where(exact, np.rint(np.where(exact, x, 0.0)), 0.0)
+    whole = exact & (np.abs(x - ore) <= np.maximum(1e-6, 8 * np.spacing(np.abs(x))))
     reason = _reasons(len(x))
     reason[~finite] = "missing or non-finite amount"
-    reason[finite & ~whole] = "not a whole number of öre"
+    reason[finite & ~exact] = "amount too large to be exact as a spreadsheet number"
+    reason[exact & ~whole] = "not a whole number of öre"
     return Parsed(ore.astype(np.int64), reason_series(reason))
 
 
@@ -241,14 +269,14 @@ def classify_id(raw: str | None) -> tuple[str, str | None]:
         return MISSING, None
     if "*" in s:
         return ANONYMISED, None
-    digits = re.sub(r"[\s\-+]", "", s)
+    digits = re.sub(r"[\s\-+\u2010-\u2014\u2212]", "", s)
     if not digits.isdigit():
         hidden = find_personnummer(s)  # "811228-9874/556811-9357": a person inside a list of ids
         return (PERSONNUMMER, hidden[0]) if hidden else (INVALID, None)
     if len(digits) == 12 and digits.startswith("16"):
         digits = digits[2:]
     elif len(digits) == 12 and digits[:2] in ("18", "19", "20"):
-        if stdnum_personnummer.is_valid(digits):
+        if stdnum_personnummer.is_valid(digits) or is_personal_number(digits[2:]):
             return PERSONNUMMER, digits[2:]
         return INVALID, None
     if len(digits) != 10 or not stdnum_orgnr.is_valid(digits):
@@ -268,19 +296,42 @@ def classify_ids(values) -> tuple[pd.Series, pd.Series]:
     return pd.Series(kind, dtype="str"), pd.Series(value, dtype="str")
 
 
-_PNR_IN_TEXT = re.compile(r"(?<!\d)((?:18|19|20)?\d{6})[-+ ]?(\d{4})(?!\d)")
+# A personnummer or samordningsnummer as people write it: optional century, YYMMDD with optional spaces
+# between the pairs, then a hyphen, en/em dash, plus, spaces or nothing, then the four last digits.
+_PNR_IN_TEXT = re.compile(
+    r"(?<!\d)(?:(?P<cent>18|19|20)[ \u00a0]?)?(?P<yy>\d\d)[ \u00a0]?(?P<mm>\d\d)[ \u00a0]?(?P<dd>\d\d)"
+    r"[ \u00a0]{0,3}(?:[-\u2010\u2011\u2012\u2013\u2014\u2212+][ \u00a0]{0,3})?(?P<serial>\d{3})[ \u00a0]?(?P<check>\d)(?!\d)"
+)
+# A cheap pre-filter (RE2, vectorised) for values that might hold one: ten digits with only separators between.
+PNR_CANDIDATE = r"\d(?:[ \x{00a0}\x{2010}-\x{2014}\x{2212}+-]{0,7}\d){9}"
+
+
+def is_personal_number(digits: str) -> bool:
+    """10 digits YYMMDDNNNC that can be a personnummer or samordningsnummer (day + 60): Luhn-valid,
+    month 01–12, day 01–31 or 61–91. Impossible calendar days still count: privacy errs on hiding."""
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    month, day = int(digits[2:4]), int(digits[4:6])
+    if not (1 <= month <= 12 and (1 <= day <= 31 or 61 <= day <= 91)):
+        return False
+    return stdnum_luhn.is_valid(digits)
+
+
+def personnummer_spans(text: str | None) -> list[tuple[int, int, str]]:
+    """(start, end, 10 digits) of every personnummer or samordningsnummer written in text, any separator."""
+    if not text:
+        return []
+    out = []
+    for m in _PNR_IN_TEXT.finditer(str(text)):
+        digits = m["yy"] + m["mm"] + m["dd"] + m["serial"] + m["check"]
+        if is_personal_number(digits):
+            out.append((m.start(), m.end(), digits))
+    return out
 
 
 def find_personnummer(text: str | None) -> list[str]:
-    """Valid personnummer (10 digits, no separator) written anywhere in a piece of text."""
-    if not text:
-        return []
-    found = []
-    for m in _PNR_IN_TEXT.finditer(str(text)):
-        digits = m.group(1) + m.group(2)
-        if stdnum_personnummer.is_valid(digits) or (len(digits) == 10 and classify_id(digits)[0] == PERSONNUMMER):
-            found.append(digits[-10:])
-    return found
+    """Personnummer and samordningsnummer (as 10 digits) written anywhere in a piece of text."""
+    return [digits for _, _, digits in personnummer_spans(text)]
 
 
 # ---- names and accounts ------------------------------------------------------------------------

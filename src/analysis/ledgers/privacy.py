@@ -18,11 +18,13 @@ import secrets
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import config
 from ..errors import UserError
-from .parse import find_personnummer
+from .parse import PNR_CANDIDATE, find_personnummer, personnummer_spans
 
 SOLE_TRADER_NAME = "Enskild näringsidkare"
 KEY_ENV = "KOMMUN_IT_PSEUDONYM_KEY"
@@ -32,21 +34,41 @@ def key_path() -> Path:
     return config.home() / "data" / "pseudonym.key"
 
 
+MIN_KEY_HEX = 64  # 32 random bytes, hex-encoded
+
+
+def check_key(text: str, where: str) -> bytes:
+    """The key as HMAC bytes, or UserError when it is weaker than 32 random bytes (64 hex digits).
+
+    A short or low-variety key would let anyone recompute the pseudonyms of all ~10^7 plausible
+    personnummer in seconds, so it is refused rather than used.
+    """
+    text = text.strip()
+    hex_ok = len(text) >= MIN_KEY_HEX and all(c in "0123456789abcdefABCDEF" for c in text)
+    if not hex_ok or len(set(text.lower())) < 12:
+        raise UserError(
+            f"{where}: pseudonym key is too weak (need at least {MIN_KEY_HEX} random hex digits = 32 bytes);"
+            " generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return text.encode("ascii")
+
+
 def pseudonym_key() -> bytes:
     """The installation's HMAC key: from the environment, else the key file (created on first use)."""
     env = os.environ.get(KEY_ENV)
-    if env:
-        return env.encode("utf-8")
+    if env is not None:
+        return check_key(env, f"${KEY_ENV}")
     path = key_path()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-    key = path.read_text().strip()
-    if len(key) < 32:
-        raise UserError(f"{path}: pseudonym key is too short (need at least 32 characters)")
-    return key.encode("utf-8")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            fd = None  # another process created it meanwhile
+        if fd is not None:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+    return check_key(path.read_text(encoding="ascii", errors="replace"), str(path))
 
 
 def pseudonym(personnummer: str, key: bytes | None = None) -> str:
@@ -65,13 +87,44 @@ def pseudonymise_series(personnummer: pd.Series, key: bytes | None = None) -> pd
 
 
 def scrub_text(text: str | None, key: bytes | None = None) -> str | None:
-    """Replace every valid personnummer in free text (e.g. a rejected raw line) with its pseudonym."""
+    """Replace every personnummer or samordningsnummer in free text (any separator) with its pseudonym."""
     if not text:
         return text
-    for pnr in find_personnummer(text):
-        pattern = rf"(?:(?:18|19|20)?{pnr[:6]})[-+ ]?{pnr[6:]}"
-        text = re.sub(pattern, pseudonym(pnr, key), text)
-    return text
+    spans = personnummer_spans(text)
+    if not spans:
+        return text
+    key = key or pseudonym_key()
+    out, pos = [], 0
+    for start, end, digits in spans:
+        out += [text[pos:start], pseudonym(digits, key)]
+        pos = end
+    return "".join(out) + text[pos:]
+
+
+def scrub_series(values: pd.Series, key: bytes | None = None) -> pd.Series:
+    """scrub_text over a str Series, vectorised: only unique values that look like they hold ten digits."""
+    if not len(values):
+        return values
+    try:
+        arr = pa.array(values, type=pa.large_string() if values.dtype == "str" else pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string())
+    candidate = pc.fill_null(pc.match_substring_regex(arr, PNR_CANDIDATE), False)
+    if not pc.any(candidate).as_py():
+        return values
+    out = values.astype(object).copy()
+    mask = candidate.to_numpy(zero_copy_only=False)
+    uniques = {u: scrub_text(u, key) for u in set(out[mask].tolist())}
+    out[mask] = out[mask].map(uniques)
+    return out.astype(values.dtype)
+
+
+def scrub_frame(df: pd.DataFrame, columns=None, key: bytes | None = None) -> pd.DataFrame:
+    """scrub_series on the given (default: every text) column of df, in place; returns df."""
+    for name in columns if columns is not None else df.columns:
+        if pd.api.types.is_string_dtype(df[name]) or df[name].dtype == object:
+            df[name] = scrub_series(df[name], key)
+    return df
 
 
 def scan_for_personnummer(root: Path) -> list[str]:

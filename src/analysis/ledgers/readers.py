@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import decimal
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import pyarrow.csv as pv
 import python_calamine
 
 from ..errors import UserError
-from . import detect
+from . import detect, structure
 from .parse import classify_ids, normalise_names
 
 FIELDS = tuple(detect.ALIASES)
@@ -85,31 +87,27 @@ def _to_table(frame_columns: dict[str, pa.Array], headers: list[str]) -> dict[st
 
 
 def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, delimiter: str | None) -> RawLedger:
-    enc = encoding or detect.detect_encoding(head)
-    try:
-        head_text = head.decode(enc, errors="replace")
-    except LookupError as exc:
-        raise UserError(f"--encoding {enc!r} is not a known text encoding") from exc
-    if encoding:
-        where = detect.first_bad_byte(path, enc)
-        if where:
-            line, offset, bad_bytes = where
-            raise UserError(f"row {line}: bytes {bad_bytes!r} at offset {offset} do not decode as {enc}")
-    header_line = head_text.lstrip("\ufeff").splitlines()[0] if head_text.strip() else ""
+    scan = structure.decode_whole_file(path, encoding)
+    enc = scan.encoding
+    head_text = head.decode(enc, errors="replace")  # only the header line is used; the file decoded strictly
+    header_line = re.split(r"\r\n|\r|\n", head_text.lstrip("\ufeff"), maxsplit=1)[0]
     delim = delimiter or detect.detect_delimiter(header_line)
     if len(delim) != 1:
         raise UserError(f"--delimiter must be one character, not {delim!r}")
     headers = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line], delimiter=delim))]
+    structure.check_header(path, headers)
     shape = shape or detect.detect_shape(headers, "csv")
+    records = structure.count_records(path, scan, delim) - 1
     wanted = set(detect.column_map(headers).values()) | {h for h in headers if detect.norm_header(h) == "year"}
     try:
         table, bad = _arrow_csv(path, enc, delim, headers, wanted)
-    except UnicodeDecodeError as exc:
-        table, bad, enc = _retry_encoding(path, enc, encoding, delim, headers, wanted, exc)
     except pa.ArrowInvalid as exc:
-        if "UTF8" not in str(exc) and "utf8" not in str(exc).lower():
-            raise UserError(f"cannot parse as CSV ({str(exc).splitlines()[0]})") from exc
-        table, bad, enc = _retry_encoding(path, enc, encoding, delim, headers, wanted, exc)
+        raise UserError(f"cannot parse as CSV ({str(exc).splitlines()[0]})") from exc
+    if len(table) + len(bad) != records:
+        raise UserError(
+            f"the CSV parser read {len(table) + len(bad):,} rows but the file holds {records:,} records after the"
+            " header; refusing to lose or invent rows"
+        )
     rows = len(table)
     numbers = [b["source_row"] for b in bad]
     keep = np.ones(rows + len(bad), dtype=bool)
@@ -155,18 +153,6 @@ def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], wanted: set
     return table.rename_columns([h for h in headers if h in wanted]), bad
 
 
-def _retry_encoding(path, enc, explicit, delim, headers, wanted, exc):
-    """UTF-8 that fails later in the file: Windows-1252 when it decodes, else one line naming the byte."""
-    where = detect.first_bad_byte(path, enc if enc != "utf-16" else "utf-16")
-    if explicit is None and enc in ("utf-8",) and detect.first_bad_byte(path, "cp1252") is None:
-        table, bad = _arrow_csv(path, "cp1252", delim, headers, wanted)
-        return table, bad, "cp1252"
-    if where:
-        line, offset, bad_bytes = where
-        raise UserError(f"row {line}: bytes {bad_bytes!r} at offset {offset} do not decode as {enc}") from exc
-    raise UserError(f"cannot decode as {enc} ({str(exc).splitlines()[0]})") from exc
-
-
 # ---- Excel -------------------------------------------------------------------------------------
 
 
@@ -184,59 +170,108 @@ def _cell_text(values: list) -> pa.Array:
     return pa.array(out, type=pa.string())
 
 
+_SHEET_ROWS = 1_048_576  # Excel's row limit: rows of the k-th data sheet are numbered k * this + row
+
+
+def _filled(row) -> bool:
+    return any(c not in ("", None) for c in row)
+
+
 def _read_xlsx(path: Path, shape: str | None) -> RawLedger:
+    """Every sheet is read: ledger sheets (same shape) are combined, the others named as skipped with why."""
     try:
         wb = python_calamine.CalamineWorkbook.from_path(str(path))
+        sheets = [(name, wb.get_sheet_by_name(name).to_python(skip_empty_area=False)) for name in wb.sheet_names]
     except Exception as exc:  # calamine raises its own error types for corrupt workbooks
-        raise UserError(f"cannot open as an Excel workbook ({exc})") from exc
-    sheet_name, rows = None, []
-    for name in wb.sheet_names:
-        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        if any(any(c not in ("", None) for c in r) for r in rows):
-            sheet_name = name
-            break
-    if sheet_name is None:
+        raise UserError(f"cannot open as an Excel workbook ({' '.join(str(exc).split())[:200]})") from exc
+    parts, notes, errors = [], [], []
+    for name, rows in sheets:
+        if not any(_filled(r) for r in rows):
+            notes.append(f"sheet {name!r} skipped: empty")
+            continue
+        header_idx = next(i for i, r in enumerate(rows) if _filled(r))
+        headers = [str(c).strip() if c is not None else "" for c in rows[header_idx]]
+        try:
+            sheet_shape = shape or detect.detect_shape(headers, "xlsx")
+        except UserError as exc:
+            errors.append(exc)
+            notes.append(f"sheet {name!r} skipped: not a ledger ({str(exc).split(';')[0]})")
+            continue
+        structure.check_header(path, headers, f"sheet {name!r} row {header_idx + 1}")
+        parts.append((name, sheet_shape, header_idx, headers, rows))
+    if not parts:
+        if errors:
+            raise errors[0]
         raise UserError("workbook has no sheet with data")
-    header_idx = next(i for i, r in enumerate(rows) if any(c not in ("", None) for c in r))
-    headers = [str(c).strip() if c is not None else "" for c in rows[header_idx]]
-    shape = shape or detect.detect_shape(headers, "xlsx")
-    body = rows[header_idx + 1 :]
-    while body and all(c in ("", None) for c in body[-1]):
-        body.pop()
-    empty = np.array([all(c in ("", None) for c in r) for r in body], dtype=bool)
-    numbers = np.arange(header_idx + 2, header_idx + 2 + len(body), dtype=np.int64)
-    bad = [{"source_row": int(n), "reason": "empty row", "raw_text": ""} for n in numbers[empty]]
-    keep = [r for r, e in zip(body, empty) if not e]
-    cols = list(zip(*keep)) if keep else [()] * len(headers)
-    cmap = detect.column_map(headers)
+    shapes = {p[1] for p in parts}
+    if len(shapes) > 1:
+        raise UserError("sheets hold different ledger shapes (" + ", ".join(f"{p[0]!r}: {p[1]}" for p in parts) + ")")
+    fields = set(detect.column_map(parts[0][3]))
+    for name, _, _, headers, _ in parts[1:]:
+        if set(detect.column_map(headers)) != fields:
+            raise UserError(f"sheet {name!r} has other columns than sheet {parts[0][0]!r}; split the workbook")
+    values: dict[str, list] = {f: [] for f in fields}
+    numbers, bad = [], []
+    for k, (name, _, header_idx, headers, rows) in enumerate(parts):
+        body = rows[header_idx + 1 :]
+        while body and not _filled(body[-1]):
+            body.pop()
+        offset = k * _SHEET_ROWS
+        keep = []
+        for i, r in enumerate(body):
+            number = offset + header_idx + 2 + i
+            if _filled(r):
+                keep.append(r)
+                numbers.append(number)
+            else:
+                bad.append({"source_row": number, "reason": "empty row", "raw_text": ""})
+        cmap = detect.column_map(headers)
+        for fld in fields:
+            j = headers.index(cmap[fld])
+            values[fld].extend(r[j] if j < len(r) else None for r in keep)
+        if k:
+            notes.append(f"sheet {name!r}: {len(body):,} rows, numbered from {offset + header_idx + 2:,}")
     columns: dict[str, pa.Array] = {}
     amount_is_float = False
-    for fld, header in cmap.items():
-        values = list(cols[headers.index(header)])
-        if fld == "amount" and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            columns[fld] = pa.array(values, type=pa.float64())
+    for fld, vals in values.items():
+        if fld == "amount" and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            columns[fld] = pa.array(vals, type=pa.float64())
             amount_is_float = True
         else:
-            columns[fld] = _cell_text(values)
-    raw = RawLedger(path, "xlsx", shape, None, None, columns, numbers[~empty], bad, amount_is_float=amount_is_float)
-    raw.notes.append(f"sheet {sheet_name!r}")
+            columns[fld] = _cell_text(vals)
+    source_row = np.asarray(numbers, dtype=np.int64)
+    raw = RawLedger(path, "xlsx", parts[0][1], None, None, columns, source_row, bad, amount_is_float=amount_is_float)
+    raw.notes.append(f"sheet {parts[0][0]!r}" if len(parts) == 1 else "sheets " + ", ".join(repr(p[0]) for p in parts))
+    raw.notes.extend(notes)
     return raw
 
 
 # ---- JSON (EntryScape rowstore or a plain list of records) ------------------------------------
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object as a dict, refusing a key that appears twice (json would silently keep the last)."""
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise UserError(f"JSON object has the key {k!r} twice; which value counts would be a guess")
+        out[k] = v
+    return out
+
+
 def _read_json(path: Path, shape: str | None, encoding: str | None) -> RawLedger:
-    data = path.read_bytes()
-    enc = encoding or detect.detect_encoding(data[:4096])
+    enc = structure.decode_whole_file(path, encoding).encoding  # one encoding for every byte, or an error
     enc = "utf-8-sig" if enc == "utf-8" else enc
+    data = path.read_bytes()
     try:
-        doc = json.loads(data.decode(enc))
+        doc = json.loads(data.decode(enc), parse_float=decimal.Decimal, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise UserError(f"row {line}: bytes {data[exc.start:exc.start + 4]!r} do not decode as {enc}") from exc
     except json.JSONDecodeError as exc:
         raise UserError(f"row {exc.lineno}: invalid JSON ({exc.msg})") from exc
+    except RecursionError:
+        raise UserError("JSON is nested too deeply to be a ledger (a rowstore is {'results': [{...}, ...]})") from None
     records = doc.get("results") if isinstance(doc, dict) else doc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise UserError("JSON is neither a rowstore {'results': [...]} nor a list of records")

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 from IPython.display import HTML
 
@@ -32,8 +33,10 @@ from .params import validate_params
 BASE_ATTRIBUTION = "Källa: SCB, Kolada (RKA), Upphandlingsmyndigheten, and the municipalities named"
 BASE_ATTRIBUTION_SV = "Källa: SCB, Kolada (RKA), Upphandlingsmyndigheten och de namngivna kommunerna"
 
-_state = {"prefix": "", "scratch": "report"}
+_state: dict = {"prefix": "", "scratch": "report", "stems": set()}
 SCRATCH_DIR = "_scratch"
+# Names from raw data ("$5 AB", "Firma $x$") are text, never matplotlib maths (which can crash on them).
+matplotlib.rcParams["text.parse_math"] = False
 
 
 def output_dir() -> Path:
@@ -79,8 +82,17 @@ def file_prefix(title: str, params: dict) -> str:
     return full + "-"
 
 
-def _file_name(name: str, suffix: str) -> str:
-    return f"{_state['prefix']}{slug(name)}{suffix}"
+def _unique_stem(name: str) -> str:
+    """The report's file stem for a table or figure; a name used before in this report gets -2, -3, …
+    so that a table and a figure called alike never overwrite each other's files."""
+    base = f"{_state['prefix']}{slug(name)}"
+    folder = str(output_dir())
+    stem, n = base, 1
+    while (folder, stem) in _state["stems"]:
+        n += 1
+        stem = f"{base}-{n}"
+    _state["stems"].add((folder, stem))
+    return stem
 
 
 def _asset_url(path: Path) -> str:
@@ -99,13 +111,16 @@ def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(df: pd.DataFrame, name: str) -> Path:
-    """Write df as UTF-8 CSV with a byte-order mark (Excel reads å, ä, ö), byte-identical for identical input.
+def write_csv(df: pd.DataFrame, name: str, stem: str | None = None) -> Path:
+    """Write df as UTF-8 CSV with a byte-order mark (Excel reads å, ä, ö), byte-identical for identical input;
+    text cells that a spreadsheet would run as formulas are neutralised.
 
     Beside it, `<name>-sv.csv` for Swedish spreadsheets: semicolon-separated, decimal comma, Swedish headers.
     """
-    path = output_dir() / _file_name(name, ".csv")
-    frame = _csv_frame(df)
+    from ..io import csv_safe
+
+    path = output_dir() / f"{stem or _unique_stem(name)}.csv"
+    frame = csv_safe(_csv_frame(df))
     path.write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8-sig")
     sv = frame.rename(columns={c: i18n.column(c, "sv") for c in frame.columns})
     path.with_name(path.stem + "-sv.csv").write_text(
@@ -134,6 +149,7 @@ def header(title: str, params: dict) -> HTML:
     params = validate_params(params)
     _state["prefix"] = file_prefix(title.split(":")[0], params)
     _state["scratch"] = slug(title.split(":")[0]) or "report"
+    _state["stems"] = set()
     names = {**params, **_place_names(params)}
     prov = provenance(params)
     supplied = local_sources.banner_text(params)
@@ -146,7 +162,10 @@ def header(title: str, params: dict) -> HTML:
             for k, v in prov["parameters"].items()
         )
         data_rows = "".join(
-            f"<tr><td>{i18n.t('page.raw', lang)}</td><td>{html.escape(r['file'])}</td><td><code>{html.escape(r['sha256'])}</code></td></tr>"
+            f"<tr><td>{i18n.t('page.raw', lang)}</td><td>{html.escape(r['file'])}</td><td><code>{html.escape(r['sha256'])}</code>"
+            + (f" <strong>{i18n.t('page.differs_from_manifest', lang)}</strong> (<code>{html.escape(r['manifest_sha256'])}</code>)"
+               if r.get("manifest_sha256") else "")
+            + "</td></tr>"
             for r in prov["raw_data"]
         ) + "".join(
             f"<tr><td>{i18n.t('page.processed', lang)}</td><td>{html.escape(r['table'])}</td><td><code>{html.escape(r['sha256'])}</code></td></tr>"
@@ -301,18 +320,23 @@ def save_figure(fig, df: pd.DataFrame, name: str, caption: str | None = None, dp
         return _both(lambda lang: f"<p class='notice'><em>"
                                   f"{html.escape(i18n.t('page.no_plot', lang, what=i18n.text((caption or name), lang).rstrip('.')))}"
                                   f"</em></p>")
+    from matplotlib.text import Text
+
     figures.add_title_and_source(fig, caption, source)
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    stem = _unique_stem(name)
     pngs = {}
     for lang in i18n.LANGS:
         figures.localize(fig, lang)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-        png_path = output_dir() / _file_name(f"{name}-{lang}", ".png")
+        png_path = output_dir() / f"{stem}-{lang}.png"
         png_path.write_bytes(buf.getvalue())
         pngs[lang] = (png_path, _png_width(buf.getvalue()) * 100 // dpi)
     figures.localize(fig, "en")
     plt.close(fig)
-    csv_path = write_csv(df, name)
+    csv_path = write_csv(df, name, stem)
 
     def make(lang: str) -> str:
         png_path, width = pngs[lang]
