@@ -9,6 +9,7 @@ a build take it out again.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -49,7 +50,7 @@ def test_the_analysts_guide_end_to_end(raw_dir, processed_dir, tmp_path):
     work.mkdir()
     write_synthetic_ledger(work / FILES["norrkoping-leverantorsfakturor-2016-03.csv"])
     write_synthetic_ledger(work / FILES["norrkoping-leverantorsfakturor-2016-03-corrected.csv"], scale=2)
-    env = {**os.environ, "KOMMUN_IT_HOME": str(home), "KOMMUN_IT_PSEUDONYM_KEY": "synthetic-guide-key-" + "7" * 32}
+    env = {**os.environ, "KOMMUN_IT_HOME": str(home), "KOMMUN_IT_PSEUDONYM_KEY": hashlib.sha256(b"synthetic guide key").hexdigest()}
     env.pop("KOMMUN_IT_PROVENANCE", None)
 
     commands = guide_commands()
@@ -88,19 +89,20 @@ def test_the_analysts_guide_end_to_end(raw_dir, processed_dir, tmp_path):
         ".venv/bin/kommun-it render --notebook 04 --param cooperation_kind=e_archive"][1]
 
     reports = home / "reports"
-    profile = (reports / "municipality" / "0581-norrkoping.html").read_text(encoding="utf-8")
-    deep_dive = (reports / "ledger" / "0581-norrkoping-2016-03.html").read_text(encoding="utf-8")
+    profile = (reports / "en" / "municipality" / "0581-norrkoping.html").read_text(encoding="utf-8")
+    deep_dive = (reports / "en" / "ledger" / "0581-norrkoping-2016-03.html").read_text(encoding="utf-8")
+    assert (reports / "sv" / "ledger" / "0581-norrkoping-2016-03.html").is_file()
     assert "href='../ledger/0581-norrkoping-2016-03.html'" in profile.replace('"', "'")
     for page in (profile, deep_dive):
         assert "uses a supplier ledger supplied by the analyst" in page
         assert "synthetic-norrkoping-2016-03-corrected.csv" in page, "the replacing file is named"
     assert "Supplied by the analyst" in deep_dive, "the coverage note of the ledger figures says so"
-    figures = pd.read_csv(next((reports / "municipality").glob("*0581*it-figures.csv")), dtype=str)
+    figures = pd.read_csv(next((reports / "municipality").rglob("*0581*it-figures.csv")), dtype=str, encoding="utf-8-sig")
     ledger_rows = figures[figures["lens"] == "ledger"]
     assert len(ledger_rows) and (ledger_rows["source_ids"].str.startswith("analyst-supplied-0581-2016-03")).all()
     total = ledger_rows[(ledger_rows["measure"] == "ledger_total_sek") & (ledger_rows["method"] == "accounts")]
     assert float(total["value"].iloc[0]) == 2 * 1_913_465.0, "figures come from the replacing (corrected) file"
-    periods = pd.read_csv(next((reports / "ledger").glob("*0581*ledger-periods.csv")), dtype=str)
+    periods = pd.read_csv(next((reports / "ledger").rglob("*0581*ledger-periods.csv")), dtype=str, encoding="utf-8-sig")
     assert periods.loc[periods["kommunkod"] == "0581", "source_id"].tolist() == ["analyst-supplied-0581-2016-03"]
     index = (reports / "index.html").read_text(encoding="utf-8")
     assert "ledger/0581-norrkoping-2016-03.html" in index and "municipality/0581-norrkoping.html" in index

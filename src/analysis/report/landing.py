@@ -227,7 +227,21 @@ def _reports_list(out_dir: Path, lang: str, root: str) -> str:
         items = "".join(f"<li><a href='{root}{lang}/region/{esc(p.name)}'>{esc(lan.get(p.stem[:2], p.stem))}</a></li>"
                         for p in regions)
         parts.append(f"<h3>{i18n.t('site.region_reports', lang)}</h3><ul class='cols'>{items}</ul>")
+    names = dict(zip(data.municipalities()["kommunkod"], _official(data.municipalities())))
+    for group, key in (("municipality", "site.municipality_reports"), ("ledger", "site.ledger_reports")):
+        pages = sorted((out_dir / lang / group).glob("*.html"))
+        if pages:
+            items = "".join(
+                f"<li><a href='{root}{lang}/{group}/{esc(p.name)}'>{esc(names.get(p.stem[:4], p.stem))}"
+                + (f", {esc(p.stem[-7:])}" if group == "ledger" else "") + "</a></li>" for p in pages)
+            parts.append(f"<h3>{i18n.t(key, lang)}</h3><ul class='cols'>{items}</ul>")
     return "".join(parts)
+
+
+def _official(muni) -> list[str]:
+    from ..render import official_names
+
+    return official_names(muni)
 
 
 def landing(site: Site, out_dir: Path, lang: str, root: str, other: str | None) -> str:
