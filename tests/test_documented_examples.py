@@ -131,7 +131,7 @@ def test_every_documented_example_plans_and_renders_a_non_empty_report(home):
     assert not [f"{r.job.html_relpath}: {r.error}" for r in results if not r.ok]
     index = (home / "reports" / "index.html").read_text(encoding="utf-8")
     for r in results:
-        page = (home / "reports" / r.job.html_relpath).read_text(encoding="utf-8")
+        page = (home / "reports" / r.job.page("en")).read_text(encoding="utf-8")
         findings = re.search(r"<ul class=.key-findings.>(.*?)</ul>", page, re.S)
         assert findings and "<li>" in findings.group(1), f"{r.job.html_relpath}: no key findings"
         assert "<table" in page.split("Key findings", 1)[1] or "<img" in page, f"{r.job.html_relpath}: empty"

@@ -305,7 +305,7 @@ def test_bad_option_values_are_one_line_not_a_box(cli):
     code, _, err = cli("render", "--jobs", "abc")
     assert code == 2 and "Invalid value for '--jobs'" in _one_line(err) and "╭" not in err
     code, _, err = cli("ingest")
-    assert code == 2 and "Missing argument" in _one_line(err)
+    assert code == 2 and "name a ledger FILE" in _one_line(err)
     code, _, err = cli("nosuch")
     assert code == 2 and "No such command" in _one_line(err)
 

@@ -73,6 +73,7 @@ def test_a_notebook_run_in_the_lab_writes_into_its_scratch_folder(tmp_path, monk
     monkeypatch.chdir(tmp_path / "notebooks")
     html = display.show_table(pd.DataFrame({"kommunkod": ["0581"]}), "synthetic-table").data
     scratch = tmp_path / "reports" / "_scratch" / "06_municipality_profile"
-    [written] = list(scratch.iterdir())
-    assert f"href='../reports/_scratch/06_municipality_profile/{written.name}'" in html
+    written = sorted(p.name for p in scratch.iterdir())
+    assert written == ["synthetic-table-sv.csv", "synthetic-table.csv"], written  # the table and its Swedish twin
+    assert "href='../reports/_scratch/06_municipality_profile/synthetic-table.csv'" in html
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["_scratch"]

@@ -54,7 +54,7 @@ def test_a_report_and_its_files_are_swapped_in_together(tmp_path, monkeypatch):
     html = tmp_path / "region" / "01-x.html"
     html.parent.mkdir()
     staging, page = _staged(html.parent, "01-x", "old")
-    render._publish(staging, html, page)
+    render._publish(staging, html.with_suffix(""), {html: page})
     old_page = html.read_text()
     [old_assets] = html.parent.glob(f"01-x{render.ASSETS}*")
     assert f"href='{old_assets.name}/table.csv'" in old_page and (old_assets / "table.csv").read_text() == "old"
@@ -66,13 +66,13 @@ def test_a_report_and_its_files_are_swapped_in_together(tmp_path, monkeypatch):
 
     monkeypatch.setattr(render, "_atomic_write", killed)
     with pytest.raises(KeyboardInterrupt):
-        render._publish(staging, html, page)
+        render._publish(staging, html.with_suffix(""), {html: page})
     assert html.read_text() == old_page and (old_assets / "table.csv").read_text() == "old"  # the old report, whole
 
     monkeypatch.undo()
     staging, page = _staged(html.parent, "01-x2", "new")
     staging = staging.rename(html.parent / f".01-x.def{render.STAGING_SUFFIX}")
-    render._publish(staging, html, page.replace(".01-x2.abc", ".01-x.def"))
+    render._publish(staging, html.with_suffix(""), {html: page.replace(".01-x2.abc", ".01-x.def")})
     [new_assets] = html.parent.glob(f"01-x{render.ASSETS}*")
     assert new_assets != old_assets and not old_assets.exists()
     assert f"href='{new_assets.name}/table.csv'" in html.read_text() and (new_assets / "table.csv").read_text() == "new"
@@ -119,27 +119,29 @@ def test_file_names_are_unique_per_table_and_figure(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("KOMMUN_IT_REPORT_DIR", str(tmp_path))
-    monkeypatch.setattr(display, "_state", {"prefix": "r-", "stems": set()})
+    monkeypatch.setattr(display, "_state", {"prefix": "r-", "scratch": "report", "stems": set()})
     display.show_table(pd.DataFrame({"a": [1]}), "top suppliers")
     fig, ax = plt.subplots()
     ax.plot([1, 2])
     display.save_figure(fig, pd.DataFrame({"b": [2]}), "top suppliers")
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["r-top-suppliers-2.csv", "r-top-suppliers-2.png", "r-top-suppliers.csv"]
-    assert pd.read_csv(tmp_path / "r-top-suppliers.csv").columns.tolist() == ["a"]
+    assert names == ["r-top-suppliers-2-en.png", "r-top-suppliers-2-sv.csv", "r-top-suppliers-2-sv.png",
+                     "r-top-suppliers-2.csv", "r-top-suppliers-sv.csv", "r-top-suppliers.csv"]
+    assert pd.read_csv(tmp_path / "r-top-suppliers.csv", encoding="utf-8-sig").columns.tolist() == ["a"]
 
 
 def test_dollar_signs_in_names_are_text_not_maths(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("KOMMUN_IT_REPORT_DIR", str(tmp_path))
-    monkeypatch.setattr(display, "_state", {"prefix": "", "stems": set()})
+    monkeypatch.setattr(display, "_state", {"prefix": "", "scratch": "report", "stems": set()})
     names = ["Firma $\\frac{1}{$ AB", "$$$ Cash AB", "A_b^c $x"]
     fig, ax = plt.subplots()
     ax.barh(names, [1, 2, 3])
     ax.set_title(names[0])
     html = display.save_figure(fig, pd.DataFrame({"name": names}), "names").data
-    assert "names.png" in html
+    assert "names-en.png" in html and "names-sv.png" in html
+    assert (tmp_path / "names-en.png").stat().st_size > 0
 
 
 def test_formula_cells_are_neutralised_in_report_csvs(tmp_path, monkeypatch):
