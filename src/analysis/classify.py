@@ -28,18 +28,10 @@ from rapidfuzz import fuzz, process
 from stdnum.se import orgnr as se_orgnr
 
 from . import config
+from .cpv import IT_CATEGORIES, NOT_IT  # one category list for every lens
 from .errors import UserError
 from .io import validate
 
-IT_CATEGORIES = (
-    "hardware",
-    "consumables",
-    "telecom_networks",
-    "software_licences",
-    "it_services_operations",
-    "it_consulting",
-)
-NOT_IT = "not_it"
 CATEGORIES = IT_CATEGORIES + (NOT_IT,)
 NAME_THRESHOLD = 90.0
 NAME_MARGIN = 5.0
