@@ -52,3 +52,16 @@ def rendered(processed_dir, raw_dir, tmp_path_factory):
     finally:
         mp.undo()
     return home / "reports", results
+
+
+@pytest.fixture
+def home(raw_dir, processed_dir, tmp_path, monkeypatch):
+    """A scratch KOMMUN_IT_HOME whose data/processed is the session's full build."""
+    from analysis import provenance
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "processed").symlink_to(processed_dir)
+    (tmp_path / "data" / "raw").symlink_to(raw_dir)
+    monkeypatch.setenv("KOMMUN_IT_HOME", str(tmp_path))
+    monkeypatch.delenv(provenance.ENV_VAR, raising=False)
+    return tmp_path

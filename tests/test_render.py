@@ -53,17 +53,6 @@ from analysis.errors import UserError
 FIXTURES = config.PROJECT_ROOT / "tests" / "fixtures" / "notebooks"
 
 
-@pytest.fixture
-def home(raw_dir, processed_dir, tmp_path, monkeypatch):
-    """A scratch KOMMUN_IT_HOME whose data/processed is the session's full build."""
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "processed").symlink_to(processed_dir)
-    (tmp_path / "data" / "raw").symlink_to(raw_dir)
-    monkeypatch.setenv("KOMMUN_IT_HOME", str(tmp_path))
-    monkeypatch.delenv(provenance.ENV_VAR, raising=False)
-    return tmp_path
-
-
 def _synthetic_notebooks(directory):
     """Parameter-cell-only stand-ins for the seven report notebooks (plan() reads nothing else)."""
     cells = {

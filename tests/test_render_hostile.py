@@ -21,16 +21,6 @@ matplotlib.use("Agg")
 FIXTURES = config.PROJECT_ROOT / "tests" / "fixtures" / "notebooks"
 
 
-@pytest.fixture
-def home(raw_dir, processed_dir, tmp_path, monkeypatch):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "processed").symlink_to(processed_dir)
-    (tmp_path / "data" / "raw").symlink_to(raw_dir)
-    monkeypatch.setenv("KOMMUN_IT_HOME", str(tmp_path))
-    monkeypatch.delenv(provenance.ENV_VAR, raising=False)
-    return tmp_path
-
-
 def test_rendering_twice_gives_identical_html(home, tmp_path):
     out = tmp_path / "reports"
     job = render.Job("fixture_echo", "municipality", "0114-upplands-vasby", "Upplands Väsby", {"kommunkod": "0114"})

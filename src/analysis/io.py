@@ -14,6 +14,20 @@ import pyarrow.parquet as pq
 from .errors import UserError
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write bytes via a temporary file beside path and a rename, so a failed write leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
     """Write df to path byte-reproducibly (no index, fixed compression), via a temp file and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

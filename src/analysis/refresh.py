@@ -30,6 +30,7 @@ import yaml
 
 from . import config
 from .errors import UserError
+from .io import write_bytes_atomic
 from .sources.kolada import member
 
 SCB_API = "https://api.scb.se/OV0104/v1/doris/sv/ssd"
@@ -316,18 +317,6 @@ def skr_kommungrupp(
 # ---------------------------------------------------------------- writing raw files and the manifest
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def refresh_manifest_path(raw_dir: Path | None = None) -> Path:
     """The git-ignored manifest of refreshed raw files, `data/raw/refreshed_sources.yml`."""
     return (raw_dir or config.raw_dir()) / REFRESH_MANIFEST
@@ -359,7 +348,7 @@ def write_source(
     entries = []
     for name, data in files.items():
         path = raw_dir / record["id"] / name
-        _atomic_write(path, data)
+        write_bytes_atomic(path, data)
         paths.append(path)
         entries.append({"name": name, "url": None, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
     full = {**record, "date_accessed": accessed.isoformat(), "files": entries}
@@ -370,7 +359,7 @@ def write_source(
         "# into data/sources.yml and its files into the mirror (see docs/refresh.md).\n"
     )
     text = header + yaml.safe_dump({"sources": sources}, sort_keys=False, allow_unicode=True, width=110)
-    _atomic_write(refresh_manifest_path(raw_dir), text.encode("utf-8"))
+    write_bytes_atomic(refresh_manifest_path(raw_dir), text.encode("utf-8"))
     return tuple(paths)
 
 

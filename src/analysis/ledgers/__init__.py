@@ -18,7 +18,7 @@ import pandera.pandas as pa
 import pyarrow
 
 from ..errors import UserError
-from ..io import csv_safe, read_parquet, validate
+from ..io import csv_safe, read_parquet, validate, write_bytes_atomic
 from . import privacy, readers
 from .clean import Context, clean
 
@@ -294,7 +294,7 @@ def write_table(df: pd.DataFrame, out: Path) -> Path:
         if out.suffix.lower() == ".csv":
             out.parent.mkdir(parents=True, exist_ok=True)
             text = csv_safe(df).to_csv(index=False, lineterminator="\n")
-            _write_atomic_bytes(out, text.encode("utf-8"))
+            write_bytes_atomic(out, text.encode("utf-8"))
             return out
         return write_parquet(df, out)
     except OSError as exc:
@@ -305,21 +305,6 @@ def _kronor(ore: int) -> str:
     """Exact kronor text from öre (no float): -130203 -> '-1,302.03'."""
     kr, rest = divmod(abs(int(ore)), 100)
     return f"{'-' if ore < 0 else ''}{kr:,}.{rest:02d}"
-
-
-def _write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file beside path and a rename, so a failed write leaves no half file."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def ingest_report(result: Ingested) -> str:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from ..refresh import _atomic_write, load_refresh_manifest, refresh_manifest_path
+from ..io import write_bytes_atomic
+from ..refresh import load_refresh_manifest, refresh_manifest_path
 from .http import Download, _now
 
-__all__ = ["_atomic_write", "file_entry", "now", "upsert"]
+__all__ = ["file_entry", "now", "upsert"]
 
 
 def now() -> str:
@@ -57,5 +58,5 @@ def upsert(raw_dir: Path, record: dict, files: list[dict]) -> Path:
     sources = sorted([s for s in sources if s.get("id") != record["id"]] + [full], key=lambda s: s["id"])
     text = HEADER + yaml.safe_dump({"sources": sources}, sort_keys=False, allow_unicode=True, width=110)
     path = refresh_manifest_path(raw_dir)
-    _atomic_write(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"))
     return path

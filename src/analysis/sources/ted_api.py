@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
+from ..io import write_bytes_atomic
 from . import record
 from .http import Client, Download, join, sha256_path
 
@@ -144,7 +145,7 @@ def refresh_ted_api(years: list[int], raw_dir: Path, base_url: str | None = None
         body = search_body(year)
         doc = {"query": body, "pages": pages}
         path = raw_dir / SOURCE_ID / file_name(year)
-        record._atomic_write(path, (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+        write_bytes_atomic(path, (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
         got = Download(path, url, path.stat().st_size, sha256_path(path), record.now())
         query = "POST " + json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         record.upsert(raw_dir, RECORD, [record.file_entry(got, query=query, client="analysis.sources.ted_api")])
