@@ -6,10 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from analysis import build, config, fetch, render
 
 ROOT = config.PROJECT_ROOT
+
+# `make test` (and CI) explores the same examples on every run, so a pass or a failure can be reproduced;
+# `make fuzz` and HYPOTHESIS_PROFILE=explore search new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=500, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -365,3 +365,21 @@ def test_json_with_two_encodings_and_a_skipped_sheet_named_after_a_person(tmp_pa
     result = ingest_file(book, municipalities=KOMMUNER, kommun="1880")
     assert "skipped" in result.reconciliation.iloc[0]["note"]
     assert parse.find_personnummer(_outputs_text(result)) == []
+
+
+@pytest.mark.parametrize("amount", ["8112289874", "198112289874", "81 12 28 9874", "6207043339"])
+def test_an_amount_that_is_a_personnummer_is_rejected_not_summed(tmp_path, amount):
+    lines = [HEADER, *_body(200)]
+    lines[4] = f"Firma X AB;{amount};1880;2022-01-02"
+    result = ingest_file(_write(tmp_path, "pnr_amount", lines), municipalities=KOMMUNER)
+    assert result.rejects["reason"].tolist() == ["amount is a personnummer, not kronor"]
+    assert parse.find_personnummer(_outputs_text(result)) == []
+    assert result.reconciliation.iloc[0]["balanced"]
+
+
+def test_an_error_line_quoting_a_bad_amount_hides_a_personnummer(tmp_path):
+    lines = [HEADER, *_body(10)]
+    lines[4] = "Firma X AB;6207043339;1880;2022-01-02"
+    with pytest.raises(UserError) as err:
+        ingest_file(_write(tmp_path, "pnr_error", lines), municipalities=KOMMUNER)
+    assert "first at row 5" in str(err.value) and parse.find_personnummer(str(err.value)) == []

@@ -250,10 +250,9 @@ def safe_text(text: str) -> str:
     interpreted by the terminal) and personnummer masked."""
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
     if re.search(r"\d", text):
-        from .ledgers.parse import personnummer_spans
+        from .ledgers.parse import mask_personnummer
 
-        for start, end, _ in reversed(personnummer_spans(text)):
-            text = text[:start] + "<personnummer>" + text[end:]
+        text = mask_personnummer(text)
     return text
 
 

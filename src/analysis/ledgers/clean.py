@@ -57,7 +57,8 @@ def _collapse(s: pd.Series) -> pd.Series:
 
 def _first_bad(raw_values: pa.Array, reason: pd.Series, rows: np.ndarray) -> tuple[int, object]:
     i = int(np.flatnonzero(reason.notna().to_numpy())[0])
-    return int(rows[i]), raw_values[i].as_py()
+    value = raw_values[i].as_py()
+    return int(rows[i]), parse.mask_personnummer(value) if isinstance(value, str) else value
 
 
 def _empty_rows(raw: RawLedger, n: int) -> pd.Series:

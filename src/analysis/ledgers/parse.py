@@ -109,7 +109,20 @@ def parse_amounts(values, decimal: str | None = None, excess: str = "reject") ->
     if wrong is not None:
         ore[wrong] = 0
         reason[wrong] = why
+    personal = _personnummer_amounts(clean)
+    ore[personal] = 0
+    reason[personal] = "amount is a personnummer, not kronor"
     return Parsed(ore, reason_series(reason))
+
+
+def _personnummer_amounts(clean: pa.Array) -> np.ndarray:
+    """(`clean`: trimmed, spaces removed.) Rows whose "amount" is a bare personnummer (10 or 12 digits):
+    read as kronor it would put a person's number into the amount columns, so the row is rejected instead."""
+    bare = pc.fill_null(pc.match_substring_regex(clean, r"^(?:18|19|20)?\d{10}$"), False).to_numpy(zero_copy_only=False)
+    hits = np.zeros(len(clean), dtype=bool)
+    for i in np.flatnonzero(bare):
+        hits[i] = is_personal_number(clean[int(i)].as_py()[-10:])
+    return hits
 
 
 def _mixed_decimals(clean: pa.Array, decimal: str | None) -> tuple[np.ndarray | None, str]:
@@ -327,6 +340,13 @@ def personnummer_spans(text: str | None) -> list[tuple[int, int, str]]:
         if is_personal_number(digits):
             out.append((m.start(), m.end(), digits))
     return out
+
+
+def mask_personnummer(text: str) -> str:
+    """Text with every personnummer replaced by "<personnummer>" (for messages, where a pseudonym means nothing)."""
+    for start, end, _ in reversed(personnummer_spans(text)):
+        text = text[:start] + "<personnummer>" + text[end:]
+    return text
 
 
 def find_personnummer(text: str | None) -> list[str]:
