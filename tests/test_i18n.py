@@ -102,3 +102,15 @@ def test_notebook_captions_titles_and_sources_have_swedish():
                 if not i18n.has_text(sample):
                     missing.append(f"{path.name}: {text}")
     assert not missing, missing
+
+
+def test_every_coverage_note_the_build_writes_reads_in_swedish(processed_dir):
+    import pandas as pd
+
+    from analysis.report import data
+
+    spend = pd.read_parquet(processed_dir / "it_spend.parquet")
+    for note in sorted(set(spend["coverage_note"])):
+        assert i18n.data_text(note, "sv") != note, note[:80]
+    swedish = i18n.in_lang(data.coverage_notes(spend), "sv")
+    assert swedish.startswith("Täckning: ") and "1,000" not in swedish

@@ -35,8 +35,8 @@ CAVEATS = {
         "Inera AB is owned by almost every municipality and therefore cannot be compared.",
     ],
     "population": [
-        "Per-inhabitant figures use SCB population on 31 December of the latest year available up to the"
-        " figure's year (the mirror holds 1950–2020).",
+        "Per-inhabitant figures use the population on 31 December of the figure's year (SCB's series to 2020,"
+        " SCB's figures through Kolada for 2021–2022); a figure from a later year uses the latest year available.",
     ],
 }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import config, manifest
+from . import i18n
 from ..errors import UserError
 from ..io import read_parquet
 
@@ -316,10 +317,16 @@ def without_notes(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=["coverage_note"], errors="ignore")
 
 
-def coverage_notes(df: pd.DataFrame) -> str:
-    """The distinct coverage notes of a table, joined: what its figures include and leave out."""
+def coverage_notes(df: pd.DataFrame):
+    """The distinct coverage notes of a table, joined, in both languages: what its figures include and leave out.
+
+    The notes are written by the build in English; `i18n.data_text` gives each its Swedish.
+    """
     notes = sorted(set(df["coverage_note"].dropna())) if "coverage_note" in df.columns else []
-    return "Coverage: " + " / ".join(notes) if notes else "No coverage notes (no rows)."
+    if not notes:
+        return "No coverage notes (no rows)."
+    return i18n.Localized({lang: i18n.data_text("Coverage: {notes}", lang).replace(
+        "{notes}", " / ".join(i18n.data_text(n, lang) for n in notes)) for lang in i18n.LANGS})
 
 
 def top_suppliers(postings: pd.DataFrame, n: int = 25) -> pd.DataFrame:
