@@ -114,3 +114,17 @@ def test_every_coverage_note_the_build_writes_reads_in_swedish(processed_dir):
         assert i18n.data_text(note, "sv") != note, note[:80]
     swedish = i18n.in_lang(data.coverage_notes(spend), "sv")
     assert swedish.startswith("Täckning: ") and "1,000" not in swedish
+
+
+def test_ledger_sources_and_shapes_have_names_for_readers():
+    from analysis.ledgers import LEDGER_SOURCES, detect
+
+    for shape in detect.SHAPES:
+        assert i18n.value("shape", shape, "sv") != shape, shape
+    for source_id in LEDGER_SOURCES:
+        assert i18n.value("source_id", source_id, "sv") != source_id, source_id
+
+
+def test_every_processed_table_has_a_name_for_readers(processed_dir):
+    for path in sorted(processed_dir.glob("*.parquet")):
+        assert i18n.value("table", path.stem, "sv") != path.stem, path.stem

@@ -296,3 +296,21 @@ def test_file_prefixes_stay_distinct_for_long_parameter_sets():
 def test_attribution_credits_mapping_tables(env):
     html = report.attribution(["published_it_costs"]).data
     assert "data/mappings/published_it_costs.csv" in html
+
+
+def test_bars_say_not_reported_and_none_in_words_instead_of_zero_bars():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from analysis.report import figures
+
+    synthetic = pd.DataFrame({"name": ["A", "B", "C"], "per_inhabitant": [120.0, None, 0.0],
+                              "value_state": ["reported", "not_reported", "none"]})
+    fig, plotted = figures.bar_by_name(synthetic, "name", "per_inhabitant", "SEK per inhabitant")
+    ax = fig.axes[0]
+    widths = [p.get_width() for p in ax.patches]
+    texts = [t.get_text().strip() for t in ax.texts]
+    assert widths == [120.0, 0.0, 0.0]
+    assert texts == ["IT procurement advertised, value not reported", "no IT procurement advertised"]
+    assert plotted["value_state"].tolist() == ["reported", "not_reported", "none"]
+    plt.close(fig)

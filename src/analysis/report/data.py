@@ -153,8 +153,17 @@ def latest_population(year: int | None = None) -> pd.DataFrame:
 
 
 def reconciliation() -> pd.DataFrame:
-    """The ledger stage's reconciliation of raw rows and kronor (as built)."""
-    return load_optional("ledger_reconciliation")
+    """The ledger stage's reconciliation of raw rows and kronor (as built), for readers: kronor instead of
+    öre (exact to the öre in the processed table), notes in plain words."""
+    rec = load_optional("ledger_reconciliation")
+    if rec.empty:
+        return rec
+    out = rec[["source_id", "source_file", "shape", "grain", "rows_in", "rows_clean", "rows_rejected"]].copy()
+    for part in ("in", "clean", "rejected"):
+        out[f"kronor_{part}"] = rec[f"ore_{part}"] / 100
+    out["balanced"] = rec["balanced"]
+    out["note"] = rec["note"]
+    return out
 
 
 def procurement_per_inhabitant(year: int | None) -> pd.DataFrame:

@@ -47,12 +47,24 @@ def scale_curve(per_inh: pd.DataFrame, bands: pd.DataFrame, highlight: set[str] 
 
 def bar_by_name(data: pd.DataFrame, label: str, value: str, xlabel: str, highlight: str | None = None,
                 reference: float | None = None, reference_label: str = ""):
-    """Horizontal bars, one per row of data (already sorted); optional highlighted bar and reference line."""
+    """Horizontal bars, one per row of data (already sorted); optional highlighted bar and reference line.
+
+    With a `value_state` column, rows without a reported value get no bar but words where the bar would be
+    ("IT procurement advertised, value not reported" / "no IT procurement advertised"), never a zero bar.
+    """
+    columns = [label, value] + (["value_state"] if "value_state" in data.columns else [])
     if data.empty:
-        return None, data[[label, value]]
+        return None, data[columns]
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.28 * len(data) + 1)))
     colors = ["#d62728" if highlight is not None and n == highlight else "#1f77b4" for n in data[label]]
-    ax.barh([i18n.value(label, v, "en") for v in data[label].astype(str)], data[value], color=colors)
+    state = data["value_state"] if "value_state" in data.columns else pd.Series("reported", index=data.index)
+    shown = data[value].where(state == "reported")
+    names = [i18n.value(label, v, "en") for v in data[label].astype(str)]
+    ax.barh(names, shown.fillna(0), color=colors)
+    words = {"not_reported": "IT procurement advertised, value not reported", "none": "no IT procurement advertised"}
+    for i, st in enumerate(state):
+        if st in words:
+            ax.text(0, i, " " + words[st], va="center", ha="left", fontsize=8, color="#555555", style="italic")
     ax.invert_yaxis()
     if reference is not None:
         ax.axvline(reference, color="#333333", linestyle="--", linewidth=1, label=reference_label)
@@ -60,7 +72,7 @@ def bar_by_name(data: pd.DataFrame, label: str, value: str, xlabel: str, highlig
     ax.set_xlabel(xlabel)
     plain_numbers(ax.xaxis)
     ax.grid(axis="x", alpha=0.3)
-    return fig, data[[label, value]].reset_index(drop=True)
+    return fig, data[columns].reset_index(drop=True)
 
 
 def estimate_interval(table: pd.DataFrame, label: str):
