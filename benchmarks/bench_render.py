@@ -3,8 +3,9 @@
 1. the floors: bare papermill + nbconvert of an empty notebook, run in this process, and the same with
    pandas + matplotlib imported and one plot (the one-plot floor every executed report is compared with,
    target ≤ 1.5×), and that plus `import analysis.report` (what the report package adds to each kernel);
-2. one regional report through `analysis.render` (its own worker process, two pages from one execution);
-3. all 21 regional reports with 2 workers;
+2. five regional reports through `analysis.render`, one worker (serial like the floor; two language pages
+   from each execution): the per-report median against the one-plot floor;
+3. all 21 regional reports with 2 workers: wall time per report against the floor;
 4. the site: landing pages, methods, downloads and the 290 profiles in both languages (no notebook runs);
 5. with --all: what `make reports` renders (4 national + 21 regional reports, both languages, and the site),
    with the number of pages written.
@@ -87,10 +88,14 @@ def main() -> None:
           f" {statistics.median(imports) - floor:.1f} s per kernel)")
 
     regions = [j for j in render.plan() if j.group == "region"]
-    seconds, results = timed_render(regions[:1], workers=1)
-    report(f"one regional report ({regions[0].parameters['lan_kod']})", seconds, results, floor)
+    # Serial, like the floor: the per-report median (both language pages from one execution) is the ratio
+    # the target speaks of. With --jobs 2 every report shares the 2 cores with another, so its own time is
+    # longer; what counts there is the wall time per report.
+    seconds, results = timed_render(regions[:5], workers=1)
+    report("5 regional reports, --jobs 1", seconds, results, floor)
     seconds, results = timed_render(regions, workers=2)
     report("21 regional reports, --jobs 2", seconds, results, floor)
+    print(f"{'':<34} wall per report with 2 jobs: {seconds / len(results) / floor:4.2f}× one-plot floor")
     from analysis.report import landing
 
     t0 = time.perf_counter()

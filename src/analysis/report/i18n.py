@@ -92,8 +92,11 @@ def data_text(raw: str, lang: str) -> str:
             if m:
                 fields = m.groupdict()
                 if lang == "sv":  # English thousands separators in the values ("1,000") read as decimals in Swedish
-                    fields = {k: re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "\u00a0", v) for k, v in fields.items()}
+                    fields = {k: re.sub(r"(?<=\d)\.(?=\d)", ",", re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "\u00a0", v))
+                              for k, v in fields.items()}
                 return entry[check_lang(lang)].format(**fields)
+    if "; " in key:  # a note of several findings: each in words
+        return "; ".join(data_text(part, lang) for part in key.split("; "))
     return raw
 
 
