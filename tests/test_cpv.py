@@ -100,7 +100,9 @@ def test_no_non_it_prefix_in_procurement_it(procurement_it):
 
 def test_review_table_lists_every_review_code(processed_dir):
     review = pd.read_parquet(processed_dir / "procurement_cpv_review.parquet")
-    assert set(review["cpv_rule"]) <= {"review", "unmapped"}
+    assert set(review["cpv_rule"]) <= {"review", "unmapped", *cpv.IT_CATEGORIES}
+    corrected = review[review["cpv_rule"].isin(cpv.IT_CATEGORIES)]
+    assert len(corrected) and not corrected["decision"].str.startswith("undecided").any()
     decisions = cpv.read_decisions()
     decided = review[~review["decision"].str.startswith("undecided")]
     assert len(decided) == len(decisions)
@@ -142,3 +144,29 @@ def test_moved_contracts_golden(raw_dir):
     want = pd.read_csv(GOLDEN, dtype={"procurement_id": str, "buyer_orgnr": str, "cpv_code": str})
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
     assert "Kontorsmaterial 2021" in set(got.loc[got["moved"] == "out", "title"])
+
+
+def test_title_corrections_take_construction_and_gift_cards_out(procurement_it):
+    """IT codes used for other things: construction project managers (72224), Norrköping's digital gift
+    cards (72), Ludvika's audio-visual service (50312610) are decided from their titles, never counted as IT."""
+    titles = set(procurement_it["title"])
+    for title in ("Ramavtal projekt- och projekteringsledare 2021", "Digitala presentkort",
+                  "Service, underhåll och montage av audio- och videoutrustning", "Projektledare Snösätra"):
+        assert title not in titles, title
+    assert "Projektstöd i upphandlingen av BKS användanära IT tjänster" in titles
+
+
+def test_a_decision_that_changes_nothing_or_names_a_non_it_code_is_refused(raw_dir):
+    tables = procurement.read_raw(raw_dir)
+    p = tables["procurements"]
+    row = p[p[procurement.COL_CPV].str.startswith("48000000")].iloc[0]
+    base = {"procurement_id": row[procurement.COL_ID], "buyer_orgnr": row[procurement.COL_ORGNR],
+            "cpv_code": "48000000", "title": "t", "reason": "synthetic"}
+    with pytest.raises(UserError, match="changes nothing"):
+        procurement.check_decisions(pd.DataFrame([base | {"category": "software_licences"}]), tables)
+    office = p[p[procurement.COL_CPV].str.startswith("30192")].iloc[0]
+    with pytest.raises(UserError, match="is not IT by"):
+        procurement.check_decisions(pd.DataFrame([base | {"procurement_id": office[procurement.COL_ID],
+                                                          "buyer_orgnr": office[procurement.COL_ORGNR],
+                                                          "cpv_code": office[procurement.COL_CPV][:8],
+                                                          "category": "hardware"}]), tables)

@@ -212,7 +212,7 @@ REVIEW_SCHEMA = pa.DataFrameSchema(
         "juridisk_form": pa.Column(str, nullable=True),
         "cpv_code": pa.Column(str),
         "cpv_label": pa.Column(str),
-        "cpv_rule": pa.Column(str, pa.Check.isin([cpv.REVIEW, cpv.UNMAPPED])),
+        "cpv_rule": pa.Column(str, pa.Check.isin([cpv.REVIEW, cpv.UNMAPPED, *cpv.IT_CATEGORIES])),
         "title": pa.Column(str, nullable=True),
         "raw_value_sek": pa.Column(float, nullable=True),
         "decision": pa.Column(str),
@@ -433,7 +433,7 @@ def _procurements(tables: dict[str, pd.DataFrame], decisions: pd.DataFrame | Non
     if decisions is not None and len(decisions):
         d = decisions.set_index(["procurement_id", "buyer_orgnr"])
         keys = pd.MultiIndex.from_arrays([p[COL_ID], p[COL_ORGNR]])
-        found = keys.isin(d.index) & (p["cpv_rule"] == cpv.REVIEW).to_numpy()
+        found = keys.isin(d.index)
     if found.any():
         chosen = d.reindex(keys[found])
         p.loc[found, "decision"] = chosen["category"].to_numpy(dtype=object)
@@ -465,7 +465,8 @@ def _procurements(tables: dict[str, pd.DataFrame], decisions: pd.DataFrame | Non
 
 
 def check_decisions(decisions: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:
-    """Every per-procurement CPV decision names a procurement with that buyer and a `review` code (no stale rows)."""
+    """Every per-procurement CPV decision names a procurement with that buyer and its main CPV, and decides a
+    `review` code or overrides an IT code whose title says otherwise (no stale or redundant rows)."""
     p = tables["procurements"]
     known = {(i, o): c[:8] for i, o, c in zip(p[COL_ID], p[COL_ORGNR], p[COL_CPV])}
     for row, (pid, orgnr, code) in enumerate(zip(decisions["procurement_id"], decisions["buyer_orgnr"], decisions["cpv_code"]), start=2):
@@ -474,13 +475,17 @@ def check_decisions(decisions: pd.DataFrame, tables: dict[str, pd.DataFrame]) ->
             raise UserError(f"{where}: procurement {pid} with buyer {orgnr} is not in {RAW_FILES['procurements']}")
         if known[(pid, orgnr)] != code:
             raise UserError(f"{where}: {pid} has main CPV {known[(pid, orgnr)]}, not {code}")
-        if cpv.rule(code)[0] != cpv.REVIEW:
-            raise UserError(f"{where}: CPV {code} is decided by {cpv.MAPPING_FILE}; a per-procurement decision is for review codes only")
+        rule = cpv.rule(code)[0]
+        if rule == cpv.NOT_IT:
+            raise UserError(f"{where}: CPV {code} is not IT by {cpv.MAPPING_FILE}; a decision decides review codes or corrects IT codes")
+        if rule == decisions["category"].iloc[row - 2]:
+            raise UserError(f"{where}: CPV {code} is already {rule} by {cpv.MAPPING_FILE}; the decision changes nothing")
 
 
 def cpv_review(p: pd.DataFrame) -> pd.DataFrame:
-    """Procurements whose main CPV is a review or unmapped code, with the decision taken (or 'undecided')."""
-    r = p[p["cpv_rule"].isin([cpv.REVIEW, cpv.UNMAPPED])]
+    """Procurements whose main CPV is a review or unmapped code, or whose IT code a decision corrects from its
+    title, with the decision taken (or 'undecided')."""
+    r = p[p["cpv_rule"].isin([cpv.REVIEW, cpv.UNMAPPED]) | p["decision"].notna()]
     df = pd.DataFrame(
         {
             "procurement_id": r[COL_ID],
