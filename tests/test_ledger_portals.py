@@ -120,12 +120,16 @@ class Portal(http.server.BaseHTTPRequestHandler):
             if off + limit < len(Portal.rows):
                 doc["next"] = f"https://opendata.vasteras.se{url.path}?_offset={off + limit}&_limit={limit}"
             status, out = 200, json.dumps(doc, ensure_ascii=False).replace("https://opendata.vasteras.se", me).encode()
-        elif url.path in Portal.files:
+        headers = {}
+        if url.path in Portal.files:
             got = Portal.files[url.path]
-            status, out = got(query) if callable(got) else (200, got)
+            status, out, *extra = got(query, self.headers) if callable(got) else (200, got)
+            headers = extra[0] if extra else {}
         if isinstance(out, str):
             out = out.replace("{HOST}", me).encode()
         self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
@@ -165,7 +169,7 @@ def portal(server, monkeypatch):
     files["/varberg/leverantorsreskontra"] = PAGE_HTML.encode()
     files["/files/Leverantörsreskontra2020.csv"] = spec_csv("1383", "V20", 2020)
     files["/varberg/files/Leverantörsreskontra2021.csv"] = spec_csv("1383", "V21", 2021)
-    files["/api/3/action/package_show"] = lambda q: (200, json.dumps({"success": True, "result": {"resources": [
+    files["/api/3/action/package_show"] = lambda q, h: (200, json.dumps({"success": True, "result": {"resources": [
         {"id": "r1", "name": "Leverantörsreskontra 2022", "format": "CSV", "url": "{HOST}/ckan/dl/lev2022.csv"}]}}))
     files["/ckan/dl/lev2022.csv"] = spec_csv("1280", "M22", 2022)
     Portal.files = files
@@ -262,6 +266,33 @@ def test_changed_upstream_file_becomes_a_second_version_both_kept(portal, tmp_pa
     assert "0 new, 0 new version(s)" in run(tmp_path, cat)
 
 
+def test_conditional_request_304_downloads_nothing_and_a_new_etag_gives_a_version(portal, tmp_path):
+    path = "/files/Leverantörsreskontra2020.csv"
+    state = {"etag": '"v1"', "body": spec_csv("1383", "V20", 2020)}
+    statuses = []
+
+    def answer(query, headers):
+        if headers.get("If-None-Match") == state["etag"]:
+            statuses.append(304)
+            return 304, b"", {"ETag": state["etag"]}
+        statuses.append(200)
+        return 200, state["body"], {"ETag": state["etag"], "Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"}
+
+    Portal.files[path] = answer
+    cat = catalogue(tmp_path, portal, **{"1383": {"years": "2020"}})
+    run(tmp_path, cat, kommun=["1383"], years="2020")
+    row = ledger_portals.read_manifest(tmp_path / "raw")[0]
+    assert row["etag"] == '"v1"' and row["last_modified"] == "Tue, 01 Dec 2026 10:00:00 GMT"
+    assert "0 new, 0 new version(s), 1 unchanged" in run(tmp_path, cat, kommun=["1383"], years="2020")
+    assert statuses == [200, 304]
+    state.update(etag='"v2"', body=spec_csv("1383", "V20", 2020, scale=3))
+    assert "1 new version(s)" in run(tmp_path, cat, kommun=["1383"], years="2020")
+    assert statuses == [200, 304, 200]
+    rows = ledger_portals.read_manifest(tmp_path / "raw")
+    assert [(r["version"], r["current"], r["etag"]) for r in rows] == [(1, "false", '"v1"'), (2, "true", '"v2"')]
+    assert (tmp_path / "raw" / rows[1]["path"]).read_bytes() == state["body"]
+
+
 def test_rowstore_paging_follows_next_and_writes_the_reader_shape(portal, tmp_path):
     run(tmp_path, catalogue(tmp_path, portal), kommun=["1980"])
     pages = [q for p, q in Portal.log if p.startswith("/rowstore/")]
@@ -293,7 +324,7 @@ def test_store_search_pages_with_limit_and_offset(portal, tmp_path):
 def test_503_then_200_is_retried(portal, tmp_path):
     path = "/api/explore/v2.1/catalog/datasets/leverantorsfakturor-2020/exports/csv"
     answers = iter([(503, b"busy"), (200, umea_csv(2020))])
-    Portal.files[path] = lambda q: next(answers)
+    Portal.files[path] = lambda q, h: next(answers)
     assert "2 new" in run(tmp_path, catalogue(tmp_path, portal), kommun=["2480"])
     assert [p for p, q in Portal.log].count(path) == 2
     assert (tmp_path / "raw" / "ledgers" / "2480" / "leverantorsfakturor-2020.csv").read_bytes() == umea_csv(2020)

@@ -6,7 +6,9 @@ shared `http.Client`. Each file is downloaded to `raw/ledgers/<kommunkod>/.incom
 and hashed, then compared with the manifest `raw/ledgers/manifest.csv`:
 
 - not recorded yet: kept as `<name>` (version 1);
-- recorded and the same sha256: dropped again, nothing written (a second run says "0 new");
+- recorded and unchanged: nothing written (a second run says "0 new"). The request is conditional
+  (If-None-Match / If-Modified-Since from the recorded ETag / Last-Modified) when the publisher sent those
+  headers, so a 304 costs no download; otherwise the bytes are fetched and compared by sha256;
 - recorded with other bytes: kept beside the old one as `<stem>.v<N><suffix>`; the manifest marks the
   newest version `current` and keeps every older one.
 
@@ -35,7 +37,7 @@ from .ledger_common import SUFFIXES, Found, rehost
 CLIENT = "analysis.sources.ledger_portals"
 MANIFEST_COLUMNS = (
     "kommunkod", "publisher", "portal", "dataset_id", "version", "current", "duplicate_of", "title", "url", "path",
-    "sha256", "size", "years", "period", "format", "vat_basis", "fetched_at", "client",
+    "sha256", "size", "etag", "last_modified", "years", "period", "format", "vat_basis", "fetched_at", "client",
 )
 
 
@@ -177,6 +179,21 @@ def _sniff_suffix(path: Path) -> str:
     return ".json" if head[:1] in (b"{", b"[") else ".csv"
 
 
+def _conditional(current: dict | None, raw_dir: Path) -> dict:
+    """If-None-Match / If-Modified-Since from the current version, when its file is on disk at its recorded size."""
+    if current is None:
+        return {}
+    path = raw_dir / current["path"]
+    if not path.is_file() or str(path.stat().st_size) != str(current["size"]):
+        return {}
+    headers = {}
+    if current["etag"]:
+        headers["If-None-Match"] = current["etag"]
+    if current["last_modified"]:
+        headers["If-Modified-Since"] = current["last_modified"]
+    return headers
+
+
 def _versioned(name: str, version: int) -> str:
     p = Path(name)
     return name if version == 1 else f"{p.stem}.v{version}{p.suffix}"
@@ -186,15 +203,20 @@ def _fetch_one(client: Client, pub: publishers.Publisher, item: Found, raw_dir: 
                base_url: str | None, tally: Tally) -> None:
     folder = ledgers_dir(raw_dir) / pub.kommunkod
     incoming = folder / ".incoming" / item.name
+    mine = [r for r in rows if r["kommunkod"] == pub.kommunkod and r["dataset_id"] == item.dataset_id]
+    current = next((r for r in mine if r["current"] == "true"), None)
+    etag = last_modified = ""
     if item.rowstore:
         data = ledger_entryscape.rowstore_document(client, item.url, base_url)
         write_bytes_atomic(incoming, data)
         url = item.url
     else:
-        url = client.download(item.url, incoming).url
+        got = client.download(item.url, incoming, headers=_conditional(current, raw_dir))
+        if got is None:  # 304 Not Modified: the recorded current file is still the publisher's
+            tally.unchanged += 1
+            return
+        url, etag, last_modified = got.url, got.etag, got.last_modified
     sha, size = sha256_path(incoming), incoming.stat().st_size
-    mine = [r for r in rows if r["kommunkod"] == pub.kommunkod and r["dataset_id"] == item.dataset_id]
-    current = next((r for r in mine if r["current"] == "true"), None)
     if current is not None and current["sha256"] == sha:
         target = raw_dir / current["path"]
         if target.is_file() and sha256_path(target) == sha:
@@ -222,7 +244,7 @@ def _fetch_one(client: Client, pub: publishers.Publisher, item: Found, raw_dir: 
         "kommunkod": pub.kommunkod, "publisher": pub.name, "portal": pub.portal, "dataset_id": item.dataset_id,
         "version": version, "current": "true", "duplicate_of": twin["dataset_id"] if twin else "",
         "title": item.title, "url": url, "path": target.relative_to(raw_dir).as_posix(), "sha256": sha,
-        "size": size, "years": item.years or "", "period": item.period or "", "format": item.format,
+        "size": size, "etag": etag, "last_modified": last_modified, "years": item.years or "", "period": item.period or "", "format": item.format,
         "vat_basis": pub.vat_basis, "fetched_at": record.now(), "client": CLIENT,
     })
     if version == 1:
