@@ -302,7 +302,6 @@ def test_rowstore_paging_follows_next_and_writes_the_reader_shape(portal, tmp_pa
 
 
 def test_rowstore_short_of_result_count_is_one_line(portal, tmp_path):
-    Portal.files = dict(Portal.files)
     original = Portal.rows
 
     class Lying(list):
@@ -312,6 +311,7 @@ def test_rowstore_short_of_result_count_is_one_line(portal, tmp_path):
     Portal.rows = Lying(original)
     with pytest.raises(UserError, match=r"got 5 rows but the rowstore says resultCount 6"):
         run(tmp_path, catalogue(tmp_path, portal), kommun=["1980"])
+    assert not [p for p in (tmp_path / "raw").rglob("*") if p.is_file()]  # no half file, no manifest row
 
 
 def test_store_search_pages_with_limit_and_offset(portal, tmp_path):

@@ -7,7 +7,7 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
-LEDGER_WORDS = re.compile(r"leverant[oö]rs?\s*-?\s*(fakturor|reskontra)|leverant", re.IGNORECASE)
+LEDGER_WORDS = re.compile(r"leverant", re.IGNORECASE)  # Leverantörsfakturor, Leverantörsreskontra, leverantörer
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:[-_ ]?(0[1-9]|1[0-2]))?(?!\d)")
 SUFFIXES = (".csv", ".xlsx", ".xls", ".json", ".txt")
 

@@ -10,15 +10,17 @@ at `{base}/store/{ctx}/resource/{id}`. Rowstore datasets:
 
     GET {base}/rowstore/dataset/{uuid}/json?_limit=500&_offset=N -> {next, resultCount, offset, limit, results}
 
-values all strings, `next` absent on the last page. The rows are written as one `{"resultCount", "results"}`
-JSON document, the rowstore shape the ledger reader knows (`spec-json`).
+values all strings, `next` absent on the last page. The rows are written page by page as one
+`{"results": [...], "resultCount": N}` JSON document, the rowstore shape the ledger reader knows (`spec-json`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 from ..errors import UserError
 from .http import Client, join
@@ -86,7 +88,7 @@ def store_files(client: Client, pub: Publisher, base: str, rehost_to: str | None
                 parts = urllib.parse.urlsplit(url).path.strip("/").split("/")
                 if len(parts) < 4 or parts[-4] != "store" or parts[-2] != "resource":
                     continue
-                ctx, rid = parts[-3], parts[-1]
+                ctx, rid = slug(parts[-3]), slug(parts[-1])
                 if pub.context and ctx != pub.context:
                     continue
                 suffix = suffix_for(fmt, url)
@@ -118,31 +120,43 @@ def rowstore_files(pub: Publisher, base: str) -> list[Found]:
     ]
 
 
-def rowstore_document(client: Client, url: str, rehost_to: str | None, *, limit: int | None = None) -> bytes:
-    """All rows of a rowstore dataset (following `next`) as one JSON document's UTF-8 bytes."""
+def write_rowstore(client: Client, url: str, dest: Path, rehost_to: str | None, *, limit: int | None = None) -> Path:
+    """Every row of a rowstore dataset (following `next`) into dest as one JSON document, page by page.
+
+    Written to dest.part and renamed when complete; a row count other than the portal's `resultCount`
+    (rows added or removed while paging) is an error and leaves nothing behind.
+    """
     limit = limit or ROWSTORE_LIMIT
-    rows: list = []
-    total = None
-    seen: set[str] = set()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    count, total, seen = 0, None, set()
     page_url, params = url, {"_limit": limit, "_offset": 0}
-    for _ in range(MAX_PAGES):
-        doc = client.get_json(page_url, params=params)
-        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-            raise UserError(f"{client.what}: {page_url} answered without a 'results' list (not a rowstore page)")
-        rows.extend(doc["results"])
-        if total is None and isinstance(doc.get("resultCount"), int):
-            total = doc["resultCount"]
-        nxt = doc.get("next")
-        if not nxt:
-            break
-        nxt = rehost(urllib.parse.urljoin(page_url, nxt), rehost_to)
-        if nxt in seen:
-            raise UserError(f"{client.what}: {url}: the rowstore's `next` link repeats ({nxt}); stopped")
-        seen.add(nxt)
-        page_url, params = nxt, None
-    else:
-        raise UserError(f"{client.what}: {url}: more than {MAX_PAGES} pages; stopped")
-    if total is not None and total != len(rows):
-        raise UserError(f"{client.what}: {url}: got {len(rows):,} rows but the rowstore says resultCount {total:,}")
-    doc = {"resultCount": len(rows), "results": rows}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        with part.open("w", encoding="utf-8", newline="\n") as out:
+            out.write('{"results":[')
+            for _ in range(MAX_PAGES):
+                doc = client.get_json(page_url, params=params)
+                if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+                    raise UserError(f"{client.what}: {page_url} answered without a 'results' list (not a rowstore page)")
+                for row in doc["results"]:
+                    out.write(("," if count else "") + json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+                    count += 1
+                if total is None and isinstance(doc.get("resultCount"), int):
+                    total = doc["resultCount"]
+                nxt = doc.get("next")
+                if not nxt:
+                    break
+                nxt = rehost(urllib.parse.urljoin(page_url, nxt), rehost_to)
+                if nxt in seen:
+                    raise UserError(f"{client.what}: {url}: the rowstore's `next` link repeats ({nxt}); stopped")
+                seen.add(nxt)
+                page_url, params = nxt, None
+            else:
+                raise UserError(f"{client.what}: {url}: more than {MAX_PAGES} pages; stopped")
+            if total is not None and total != count:
+                raise UserError(f"{client.what}: {url}: got {count:,} rows but the rowstore says resultCount {total:,}")
+            out.write(f'],"resultCount":{count}}}')
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest

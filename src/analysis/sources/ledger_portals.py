@@ -207,8 +207,7 @@ def _fetch_one(client: Client, pub: publishers.Publisher, item: Found, raw_dir: 
     current = next((r for r in mine if r["current"] == "true"), None)
     etag = last_modified = ""
     if item.rowstore:
-        data = ledger_entryscape.rowstore_document(client, item.url, base_url)
-        write_bytes_atomic(incoming, data)
+        ledger_entryscape.write_rowstore(client, item.url, incoming, base_url)
         url = item.url
     else:
         got = client.download(item.url, incoming, headers=_conditional(current, raw_dir))
