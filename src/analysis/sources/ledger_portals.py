@@ -91,10 +91,12 @@ def current_files(raw_dir: Path | None = None) -> list[dict]:
     of the same municipality are left out. A listed file missing on disk is a UserError.
     """
     raw_dir = Path(raw_dir) if raw_dir is not None else config.raw_dir()
+    rows = [r for r in read_manifest(raw_dir) if r["current"] == "true"]
+    sha_now = {(r["kommunkod"], r["dataset_id"]): r["sha256"] for r in rows}
     out = []
-    for row in read_manifest(raw_dir):
-        if row["current"] != "true" or row["duplicate_of"]:
-            continue
+    for row in rows:
+        if row["duplicate_of"] and sha_now.get((row["kommunkod"], row["duplicate_of"])) == row["sha256"]:
+            continue  # the same bytes as another current file of the municipality
         path = raw_dir / row["path"]
         if not path.is_file():
             raise UserError(f"{manifest_path(raw_dir)}: {row['path']} is missing; run `kommun-it refresh ledgers` again")
@@ -217,6 +219,8 @@ def _fetch_one(client: Client, pub: publishers.Publisher, item: Found, raw_dir: 
         url, etag, last_modified = got.url, got.etag, got.last_modified
     sha, size = sha256_path(incoming), incoming.stat().st_size
     if current is not None and current["sha256"] == sha:
+        if etag or last_modified:  # headers the publisher sends now make the next run conditional
+            current.update(etag=etag, last_modified=last_modified)
         target = raw_dir / current["path"]
         if target.is_file() and sha256_path(target) == sha:
             incoming.unlink()
@@ -243,8 +247,9 @@ def _fetch_one(client: Client, pub: publishers.Publisher, item: Found, raw_dir: 
         "kommunkod": pub.kommunkod, "publisher": pub.name, "portal": pub.portal, "dataset_id": item.dataset_id,
         "version": version, "current": "true", "duplicate_of": twin["dataset_id"] if twin else "",
         "title": item.title, "url": url, "path": target.relative_to(raw_dir).as_posix(), "sha256": sha,
-        "size": size, "etag": etag, "last_modified": last_modified, "years": item.years or "", "period": item.period or "", "format": item.format,
-        "vat_basis": pub.vat_basis, "fetched_at": record.now(), "client": CLIENT,
+        "size": size, "etag": etag, "last_modified": last_modified, "years": item.years or "",
+        "period": item.period or "", "format": item.format, "vat_basis": pub.vat_basis, "fetched_at": record.now(),
+        "client": CLIENT,
     })
     if version == 1:
         tally.new += 1
