@@ -513,3 +513,21 @@ def test_refresh_publishers_lists_municipalities_not_in_the_catalogue(portal, re
         ("0360", "Tierp", "name"), ("1490", "Borås", "name"), ("", "", "unmatched")]
     assert rows[2]["orgnr"] == "2120000004"
     assert cat.read_bytes() == before
+
+
+def test_refresh_publishers_maps_orgnr_through_the_procurement_table(portal, reference_home, tmp_path):
+    import pandas as pd
+
+    processed = reference_home / "data" / "processed"
+    processed.mkdir(parents=True)
+    pd.DataFrame({  # SYNTHETIC buyer rows: orgnr 2120000004 bought as Stockholm (0180)
+        "buyer_orgnr": ["2120000004", "2120000004", "212000-0004"],
+        "kommunkod": ["0180", "0180", "0180"],
+        "buyer_kind": ["municipality", "municipality", "municipality"],
+    }).to_parquet(processed / "procurement_it.parquet")
+    Portal.datasets = [dataportal_dataset("https://x/store/99/resource/4", "Leverantörsfakturor (synthetic)", "2120000004")]
+    summary = publisher_search.refresh_publishers(portal, catalogue(tmp_path, portal), client=fast_client(),
+                                                  raw_dir=tmp_path / "raw")
+    assert "1 not in the catalogue" in summary and "0180" in summary
+    text = publisher_search.candidates_path(tmp_path / "raw").read_text(encoding="utf-8").splitlines()
+    assert text[1].startswith("0180,Stockholm,2120000004,orgnr (procurement table),")
