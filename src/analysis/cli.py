@@ -121,7 +121,7 @@ def params(
 
 refresh_app = typer.Typer(
     no_args_is_help=True,
-    help="Fetch newer data online (SCB, Kolada, TED, Upphandlingsmyndigheten) into data/raw/ with a manifest record; see docs/refresh.md.",
+    help="Fetch newer data online (SCB, Kolada, TED, Upphandlingsmyndigheten, municipal ledgers) into data/raw/ with a manifest record; see docs/refresh.md.",
 )
 app.add_typer(refresh_app, name="refresh")
 
@@ -172,6 +172,40 @@ def refresh_procurement(
     from .sources.cli import refresh_procurement as run
 
     typer.echo(run(source, years, base_url, progress=sys.stderr.isatty()))
+
+
+@refresh_app.command("ledgers")
+def refresh_ledgers(
+    kommun: Annotated[
+        list[str] | None, typer.Option(help="Kommunkod of a catalogue entry (repeat for several); default: all.")
+    ] = None,
+    years: Annotated[str | None, typer.Option(help="Only files of these years, e.g. 2018-2020, 2022- or 2019.")] = None,
+    catalogue: Annotated[
+        Path | None, typer.Option(help="A publisher catalogue in the format of data/publishers.yml (default: that file).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Scheme and host replacing every publisher's (a mirror or a local test server).")
+    ] = None,
+) -> None:
+    """Fetch municipal supplier ledgers from their portals into data/raw/ledgers/ (incremental, versioned); see docs/ledgers-online.md."""
+    from .sources.ledger_portals import refresh_ledgers as run
+
+    typer.echo(run(kommun, years, catalogue, base_url, progress=sys.stderr.isatty()))
+
+
+@refresh_app.command("publishers")
+def refresh_publishers(
+    base_url: Annotated[
+        str | None, typer.Option(help="Prefix replacing https://admin.dataportal.se (a mirror or a local test server).")
+    ] = None,
+    catalogue: Annotated[
+        Path | None, typer.Option(help="The catalogue to compare with (default: data/publishers.yml).")
+    ] = None,
+) -> None:
+    """Search dataportal.se for supplier-ledger datasets; list municipalities not in the catalogue for review."""
+    from .sources.publisher_search import refresh_publishers as run
+
+    typer.echo(run(base_url, catalogue))
 
 
 @app.command()

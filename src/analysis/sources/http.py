@@ -7,6 +7,8 @@
 - `Client.download` streams a file to `<name>.part`, hashing it (sha256) on the way, and renames it to
   its final name only when complete; an interrupted download resumes from the `.part` file with a
   `Range` request when the server honours it (HTTP 206), and starts again otherwise.
+- `download(..., headers={"If-None-Match": etag})` makes it conditional: an HTTP 304 answer returns None
+  and writes nothing; a completed `Download` carries the answer's `ETag` and `Last-Modified`.
 - Failures become one `UserError` line naming the URL: "cannot reach … (offline?)" or "answered HTTP 404".
 
 Tests replace the sleeping function and point the clients at a loopback server, never the internet.
@@ -50,6 +52,8 @@ class Download:
     sha256: str
     retrieved_at: str
     resumed: bool = False
+    etag: str = ""
+    last_modified: str = ""
 
 
 @dataclass
@@ -140,19 +144,28 @@ class Client:
 
     # ------------------------------------------------------------ downloads
 
-    def download(self, url: str, dest: Path, *, params: dict | list | None = None) -> Download:
-        """Stream url to dest via dest.part (resuming it when possible), hashing on the way; rename when complete."""
+    def download(
+        self, url: str, dest: Path, *, params: dict | list | None = None, headers: dict | None = None
+    ) -> Download | None:
+        """Stream url to dest via dest.part (resuming it when possible), hashing on the way; rename when complete.
+
+        `headers` may make the request conditional (If-None-Match, If-Modified-Since; not sent while
+        resuming a .part): None when the server answers 304 Not Modified.
+        """
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
         have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        resp = self.request("GET", url, stream=True, ok=(200, 206, 416), headers=headers, params=params)
+        sent = {"Range": f"bytes={have}-"} if have else dict(headers or {})
+        resp = self.request("GET", url, stream=True, ok=(200, 206, 304, 416), headers=sent, params=params)
+        if resp.status_code == 304:
+            resp.close()
+            return None
         digest = hashlib.sha256()
         resumed = resp.status_code == 206 and have > 0
         if resp.status_code == 416:  # the .part is already complete (or stale): start over
             resp.close()
             part.unlink(missing_ok=True)
-            return self.download(url, dest, params=params)
+            return self.download(url, dest, params=params, headers=headers)
         if resumed:
             with part.open("rb") as f:
                 for block in iter(lambda: f.read(CHUNK), b""):
@@ -183,7 +196,10 @@ class Client:
         if total is not None and done != total:
             raise UserError(f"{self.what}: {url} sent {done:,} of {total:,} bytes; run again to resume")
         os.replace(part, dest)
-        return Download(dest, resp.url or url, done, digest.hexdigest(), _now(), resumed)
+        return Download(
+            dest, resp.url or url, done, digest.hexdigest(), _now(), resumed,
+            etag=resp.headers.get("ETag", ""), last_modified=resp.headers.get("Last-Modified", ""),
+        )
 
 
 def _bar(total: int | None, initial: int, name: str):
