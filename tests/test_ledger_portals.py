@@ -443,6 +443,9 @@ def test_cli_refresh_ledgers_against_local_server(portal, tmp_path, cli_env):
     assert res.returncode == 0, res.stderr
     assert "2 new" in res.stdout
     assert (tmp_path / "data" / "raw" / "ledgers" / "2480" / "leverantorsfakturor-2019.csv").read_bytes() == umea_csv(2019)
+    res = cli(["sources"], cli_env)
+    line = next(x for x in res.stdout.splitlines() if x.startswith("online"))
+    assert "ledger-online-2480" in line and "verified" in line and "1 online" in res.stdout
 
 
 def test_cli_offline_is_one_line_exit_2(tmp_path, cli_env):
