@@ -7,7 +7,6 @@ import http.server
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import requests
 
 from analysis import config, fetch, manifest
 from analysis.errors import UserError
+from loopback import serve
 
 SMALL = "kommuner-lan"  # two small files
 
@@ -87,10 +87,8 @@ def http_mirror(tmp_path):
     """Serve the real mirror files over HTTP on loopback, standing in for raw.githubusercontent.com."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(config.default_mirror()))
     handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(handler) as url:
+        yield url
 
 
 def test_download_from_pinned_url(http_mirror, tmp_path, monkeypatch):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import requests
 from analysis import config, refresh
 from analysis.errors import UserError
 from analysis.sources import kolada, scb
+from loopback import serve
 
 REAL = config.PROJECT_ROOT.parent / "shared" / "data" / "recorded"  # real responses, beside the project like the mirror
 
@@ -76,11 +76,8 @@ class Pages(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def kolada_server():
     Pages.values = real("kolada_v2_municipality_groups_values.json")
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serve(Pages) as url:
+        yield url
 
 
 @pytest.mark.parametrize("style", ["next_url", "next_page"])
@@ -198,18 +195,13 @@ def test_refresh_population_scb_v2_end_to_end(raw_dir, tmp_path, monkeypatch):
     doc["dimension"]["Tid"]["category"] = {"index": {"2024": 0}}
     doc["value"] = [995574, 600000]
     V2.data, V2.log = json.dumps(doc).encode(), []
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), V2)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("KOMMUN_IT_SCB_V2_API", f"http://127.0.0.1:{srv.server_address[1]}/api/v2")
+    with serve(V2) as url:
+        monkeypatch.setenv("KOMMUN_IT_SCB_V2_API", f"{url}/api/v2")
         raw = tmp_path / "raw"
         (raw / "kommuner-lan").mkdir(parents=True)
         full = pd.read_csv(raw_dir / "kommuner-lan" / "municipality_county.csv", dtype=str, keep_default_na=False)
         full[full["municipality_code"].isin(["0180", "1480"])].to_csv(raw / "kommuner-lan" / "municipality_county.csv", index=False)
         result = rf.refresh_population(source="scb-v2", from_year=2024, raw_dir=raw)
-    finally:
-        srv.shutdown()
-        srv.server_close()
     assert "2 municipality-years (2024-2024)" in result.summary
     assert "valueCodes[Tid]=2024" in urllib.parse.unquote(V2.log[-1])
     pop = rf.refreshed_population(["0180", "1480"], raw, after_year=2020)

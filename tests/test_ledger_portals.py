@@ -14,10 +14,8 @@ import copy
 import hashlib
 import http.server
 import json
-import socket
 import subprocess
 import sys
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from analysis.ledgers import ingest_file
 from analysis.sources import http as shttp
 from analysis.sources import ledger_entryscape, ledger_portals, publisher_search, publishers
 from analysis.sources.ledger_page import ledger_links
+from loopback import closed_port, serve
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 SEARCH = json.loads((RECORDED / "entryscape_store_search_vgr_trimmed.RECONSTRUCTED.json").read_text(encoding="utf-8"))
@@ -140,11 +139,8 @@ class Portal(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Portal)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serve(Portal) as url:
+        yield url
 
 
 PAGE_HTML = """<html><body><h1>Leverantörsreskontra</h1><ul>
@@ -429,12 +425,6 @@ def test_bad_catalogue_is_one_line_naming_file_entry_and_field(tmp_path, change,
 
 def cli(args, env):
     return subprocess.run([sys.executable, "-m", "analysis.cli", *args], capture_output=True, text=True, env=env, timeout=60)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_cli_refresh_ledgers_against_local_server(portal, tmp_path, cli_env):

@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
-import socket
 import subprocess
 import sys
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import yaml
 from analysis import build, refresh
 from analysis.errors import UserError
 from analysis.reference import build_municipalities, build_population
+from loopback import closed_port, serve
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 FOUR = ["0114", "0180", "1480", "2584"]
@@ -80,12 +79,8 @@ class RecordedAPI(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def api_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordedAPI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(RecordedAPI) as url:
+        yield url
 
 
 @pytest.fixture
@@ -300,12 +295,6 @@ def test_connection_error_is_one_user_error(four_raw):
 
     with pytest.raises(UserError, match=r"cannot reach .* \(ConnectionError\); refreshing needs network access"):
         refresh.refresh_population("kolada", 2021, raw_dir=four_raw, session=Offline())
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_cli_offline_one_line_exit_2(raw_dir, tmp_path, cli_env):

@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from analysis.sources import http as shttp
 from analysis.sources import ted, ted_api, uhm
 from analysis.sources.cli import parse_years
 from analysis.sources.synthetic import TED_COLUMNS, synthetic_ted_table, write_synthetic_zip
+from loopback import serve
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 SE_BUYERS = [("Göteborgs Stad", "212000-1355"), ("Kommunstyrelsen i Tierp", "2120000000"), ("SYNTHETIC AB", "5560000000")]
@@ -63,11 +63,8 @@ class Routes(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Routes)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serve(Routes) as url:
+        yield url
 
 
 @pytest.fixture
