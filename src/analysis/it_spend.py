@@ -147,10 +147,12 @@ LEDGER_SOURCES = {
 
 
 def ledger_source_notes() -> dict[str, str]:
-    """LEDGER_SOURCES plus the analyst-supplied ledgers in data/local/ (their notes say so)."""
+    """LEDGER_SOURCES plus the ledgers `refresh ledgers` fetched and the analyst-supplied ledgers in
+    data/local/ (their notes say so)."""
     from .local_sources import coverage_notes
+    from .sources import ledger_portals
 
-    return {**LEDGER_SOURCES, **coverage_notes()}
+    return {**LEDGER_SOURCES, **ledger_portals.coverage_notes(), **coverage_notes()}
 
 
 def ledger_rows(classified: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:

@@ -159,11 +159,34 @@ def reconciliation() -> pd.DataFrame:
     if rec.empty:
         return rec
     out = rec[["source_id", "source_file", "shape", "grain", "rows_in", "rows_clean", "rows_rejected"]].copy()
+    out.insert(0, "source", pd.Series([source_name(sid) for sid in rec["source_id"]], index=out.index, dtype=object))
+    out = out.drop(columns=["source_id"])
     for part in ("in", "clean", "rejected"):
         out[f"kronor_{part}"] = rec[f"ore_{part}"] / 100
     out["balanced"] = rec["balanced"]
     out["note"] = rec["note"]
     return out
+
+
+def source_name(source_id: str):
+    """A ledger source in words, both languages: the catalogue's name for the mirrored ones, the municipality
+    for ledgers fetched online (`ledger-online-<kommunkod>`) or supplied by the analyst."""
+    from ..local_sources import PREFIX
+
+    if source_id.startswith("ledger-online-"):
+        name = municipality_names().get(source_id.removeprefix("ledger-online-"), source_id)
+        return i18n.Localized({"sv": f"{name}: leverantörsreskontra hämtad från kommunens webbplats",
+                               "en": f"{name}: supplier ledger fetched from the municipality's portal"})
+    if source_id.startswith(PREFIX):
+        return i18n.Localized({"sv": "leverantörsreskontra tillförd av analytikern",
+                               "en": "supplier ledger supplied by the analyst"})
+    return i18n.Localized({lang: i18n.value("source_id", source_id, lang) for lang in i18n.LANGS})
+
+
+def municipality_names() -> dict[str, str]:
+    """{kommunkod: short name} of the 290 municipalities."""
+    m = municipalities()
+    return dict(zip(m["kommunkod"], m["name"], strict=True))
 
 
 def procurement_per_inhabitant(year: int | None) -> pd.DataFrame:

@@ -275,6 +275,7 @@ def readable(df: pd.DataFrame, lang: str) -> pd.DataFrame:
             out[col] = [i18n.smart(v, lang) for v in series]
         else:
             out[col] = [("–" if v is None or (isinstance(v, float) and pd.isna(v)) else
+                         i18n.in_lang(v, lang) if hasattr(v, "by_lang") else
                          i18n.data_text(str(v), lang) if col in ("note", "reason") else
                          i18n.text(str(v), lang) if col == "unit" else str(v)) for v in series]
     out.columns = [i18n.column(c, lang) for c in out.columns]

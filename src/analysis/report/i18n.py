@@ -90,7 +90,7 @@ def data_text(raw: str, lang: str) -> str:
             regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
             m = re.fullmatch(regex, key, re.S)
             if m:
-                fields = m.groupdict()
+                fields = {k: data_text(v, lang) for k, v in m.groupdict().items()}  # a field may be a phrase with its own entry
                 if lang == "sv":  # English thousands separators in the values ("1,000") read as decimals in Swedish
                     fields = {k: re.sub(r"(?<=\d)\.(?=\d)", ",", re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "\u00a0", v))
                               for k, v in fields.items()}

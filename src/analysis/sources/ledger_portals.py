@@ -117,6 +117,28 @@ def current_files(raw_dir: Path | None = None) -> list[dict]:
     return sorted(out, key=lambda r: (r["kommunkod"], str(r["path"])))
 
 
+PORTAL_NAMES = {"entryscape_store": "EntryScape store", "entryscape_rowstore": "EntryScape rowstore",
+                "opendatasoft": "Opendatasoft", "ckan": "CKAN", "page": "the publisher's web page"}
+VAT_WORDS = {"excl_vat": "amounts excluding VAT", "incl_vat": "amounts including VAT", "unknown": "VAT basis not stated"}
+
+
+def coverage_notes(raw_dir: Path | None = None) -> dict[str, str]:
+    """{source_id: coverage note} of the online ledgers in the build (one per municipality, from the manifest):
+    what was fetched, from where, and the VAT basis, so every figure says which ledger it comes from."""
+    by_source: dict[str, list[dict]] = {}
+    for f in current_files(raw_dir):
+        by_source.setdefault(f["source_id"], []).append(f)
+    notes = {}
+    for source_id, files in by_source.items():
+        first = files[0]
+        notes[source_id] = (
+            f"{first['publisher']} supplier ledger fetched from {PORTAL_NAMES.get(first['portal'], first['portal'])}"
+            f" ({len(files)} files); {VAT_WORDS.get(first['vat_basis'], first['vat_basis'])}; months not published"
+            " are missing, never estimated."
+        )
+    return notes
+
+
 # ---------------------------------------------------------------- selection
 
 
