@@ -19,7 +19,7 @@ import pyarrow
 
 from ..errors import UserError
 from ..io import csv_safe, read_parquet, validate, write_bytes_atomic
-from . import privacy, readers
+from . import privacy, readers, store
 from .clean import Context, clean
 
 KOMMUNKOD = r"^\d{4}$"
@@ -63,6 +63,12 @@ _ROW_KEY_SCHEMA = pa.DataFrameSchema(
     {c: LEDGER_COLUMNS[c] for c in ("source_id", "source_file", "source_row")}, checks=ROW_KEY_CHECK
 )
 _CHUNK = 500_000
+
+
+def validate_chunk(ledger: pd.DataFrame) -> pd.DataFrame:
+    """LEDGER_SCHEMA's column checks on one chunk of a streamed file (its row key is unique by construction:
+    the chunks of a file hold increasing raw row numbers, and the reconciliation is unique per file)."""
+    return validate(ledger, _LEDGER_COLUMNS_ONLY, "ledger")
 
 
 def validate_ledger(ledger: pd.DataFrame) -> pd.DataFrame:
@@ -139,23 +145,26 @@ def _check_params(kommun: str | None, period: str | None, municipalities) -> Non
         raise UserError("the list of municipalities is empty: run `kommun-it build reference` first")
 
 
-def _finish(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], shapes: dict[str, str]) -> Ingested:
-    def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
-    ledger = concat([p[0] for p in parts])
-    rejects = concat([p[1] for p in parts])
-    recon = pd.DataFrame([p[2] for p in parts]).astype(
+
+def _small_tables(rejects: list[pd.DataFrame], recons: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The validated rejects and reconciliation tables of several files."""
+    rejects = _concat(rejects)
+    recon = pd.DataFrame(recons).astype(
         {c: "int64" for c in ("rows_in", "rows_clean", "rows_rejected", "ore_in", "ore_clean", "ore_rejected")}
         | {"balanced": bool, "note": "str", "shape": "str", "grain": "str", "source_id": "str", "source_file": "str"}
     )
     rejects["amount_ore"] = rejects["amount_ore"].astype("Int64")
-    return Ingested(
-        validate_ledger(ledger),
-        validate(rejects, REJECTS_SCHEMA, "ledger_rejects"),
-        validate(recon, RECONCILIATION_SCHEMA, "ledger_reconciliation"),
-        shapes,
-    )
+    return (validate(rejects, REJECTS_SCHEMA, "ledger_rejects"),
+            validate(recon, RECONCILIATION_SCHEMA, "ledger_reconciliation"))
+
+
+def _finish(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], shapes: dict[str, str]) -> Ingested:
+    ledger = _concat([p[0] for p in parts])
+    rejects, recon = _small_tables([p[1] for p in parts], [p[2] for p in parts])
+    return Ingested(validate_ledger(ledger), rejects, recon, shapes)
 
 
 def ingest_files(
@@ -201,6 +210,91 @@ def ingest_files(
 def ingest_file(path: Path, **kwargs) -> Ingested:
     """Ingest one file (see ingest_files for the keyword arguments)."""
     return ingest_files([Path(path)], **kwargs)
+
+
+@dataclass
+class Stored:
+    """A ledger written to a partitioned store (store.py), with the rejects and reconciliation in memory."""
+
+    store: Path
+    rejects: pd.DataFrame
+    reconciliation: pd.DataFrame
+    shapes: dict[str, str]
+
+
+def ingest_to_store(
+    paths: list[Path],
+    store_root: Path,
+    *,
+    municipalities: frozenset[str] | set[str],
+    source_id: str = "ingest",
+    shape: str | None = None,
+    kommun: str | None = None,
+    period: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    max_bad_share: float = 0.01,
+    block_size: int = store.BLOCK_SIZE,
+) -> Stored:
+    """ingest_files() into a partitioned store at `store_root` (replaced whole), in bounded memory.
+
+    CSV files are streamed in chunks of about `block_size` bytes; the ledger rows, rejects and
+    reconciliation are exactly those of ingest_files(). Workbooks and JSON files are cleaned whole.
+    """
+    municipalities = frozenset(municipalities)
+    _check_params(kommun, period, municipalities)
+    if decimal not in (None, ",", "."):
+        raise UserError(f"decimal separator {decimal!r}: expected ',' or '.'")
+    writer = store.StoreWriter(Path(store_root))
+    rejects, recons, shapes, seen = [], [], {}, {}
+    try:
+        for path in map(Path, paths):
+            streamable = store.is_streamable(path)
+            if len(paths) > 1:
+                fp = _file_fingerprint(path, streamable, shape, encoding, delimiter)
+            else:
+                fp = path.name
+            ctx = Context(
+                source_id=source_id,
+                source_file=privacy.scrub_text(path.name),
+                kommunkod=kommun,
+                period=period,
+                decimal=decimal,
+                municipalities=municipalities,
+                max_bad_share=max_bad_share,
+                duplicate_of=seen.get(fp),
+            )
+            seen.setdefault(fp, path.name)
+            if streamable:
+                done = store.stream_csv(path, ctx, writer, shape=shape, encoding=encoding, delimiter=delimiter,
+                                        block_size=block_size)
+                rejects.append(done.rejects)
+                recons.append(done.reconciliation)
+                shapes[path.name] = done.shape
+            else:
+                raw = readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter)
+                ledger, rej, rec = clean(raw, ctx)
+                store.write_frames(writer, [validate_chunk(ledger)])
+                rejects.append(rej)
+                recons.append(rec)
+                shapes[path.name] = raw.shape
+        rejects, recon = _small_tables(rejects, recons)
+    except BaseException:
+        writer.discard()
+        raise
+    return Stored(writer.commit(), rejects, recon, shapes)
+
+
+def _file_fingerprint(path: Path, streamable: bool, shape, encoding, delimiter) -> str:
+    if not streamable:
+        return readers.fingerprint(readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter))
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head:
+        raise UserError(f"{path}: file is empty")
+    plan = readers.csv_plan(path, head, shape, encoding, delimiter)
+    return readers.fingerprint_chunks(readers.iter_csv(plan, store.BLOCK_SIZE))
 
 
 # ---- build stage -------------------------------------------------------------------------------
