@@ -9,6 +9,7 @@ Public API
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,20 +334,29 @@ def ingest_source(source_id: str, raw_dir: Path, municipalities: frozenset[str])
 
 
 def ledgers_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
-    """Build stage "ledgers": ledger, ledger_rejects and ledger_reconciliation for every ledger source."""
-    municipalities = frozenset(read_parquet(Path(out_dir) / "municipalities.parquet")["kommunkod"])
-    parts, shapes = [], {}
-    for source_id in LEDGER_SOURCES:
-        parts.extend(ingest_source(source_id, raw_dir, municipalities))
-    from ..local_sources import local_parts  # analyst-supplied ledgers (`kommun-it ingest --add`), data/local/
+    """Build stage "ledgers": the partitioned store `ledger/` (written here, replaced whole), the small
+    tables ledger_rejects and ledger_reconciliation, and the DuckDB aggregates ledger_lens and ledger_periods
+    that every consumer reads instead of the postings (aggregate.py)."""
+    from . import aggregate
 
-    parts.extend(local_parts())
-    result = _finish(parts, shapes)
-    return {
-        "ledger": result.ledger,
-        "ledger_rejects": result.rejects,
-        "ledger_reconciliation": result.reconciliation,
-    }
+    municipalities = frozenset(read_parquet(Path(out_dir) / "municipalities.parquet")["kommunkod"])
+    writer = store.StoreWriter(store.store_dir(out_dir))
+    rejects, recons = [], []
+    try:
+        from ..local_sources import local_parts  # analyst-supplied ledgers (`kommun-it ingest --add`), data/local/
+
+        parts = (part for source_id in LEDGER_SOURCES for part in ingest_source(source_id, raw_dir, municipalities))
+        for ledger, rej, rec in itertools.chain(parts, local_parts()):
+            store.write_frames(writer, [validate_chunk(ledger)])
+            rejects.append(rej)
+            recons.append(rec)
+        rejects, recon = _small_tables(rejects, recons)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.commit()
+    (Path(out_dir) / "ledger.parquet").unlink(missing_ok=True)  # the whole-ledger table of earlier builds
+    return {"ledger_rejects": rejects, "ledger_reconciliation": recon, **aggregate.store_tables(out_dir)}
 
 
 __all__ = [
@@ -355,8 +365,10 @@ __all__ = [
     "RECONCILIATION_SCHEMA",
     "LEDGER_SOURCES",
     "Ingested",
+    "Stored",
     "ingest_file",
     "ingest_files",
+    "ingest_to_store",
     "ingest_source",
     "ledgers_stage",
 ]

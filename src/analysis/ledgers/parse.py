@@ -8,6 +8,7 @@ regular expression and combined as integers.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -332,10 +333,14 @@ def classify_id(raw: str | None) -> tuple[str, str | None]:
     return PERSONNUMMER, digits
 
 
+# The chunks of a streamed file repeat the same suppliers: each identifier is checked once per process.
+_classify_id_cached = functools.lru_cache(maxsize=1 << 18)(classify_id)
+
+
 def classify_ids(values) -> tuple[pd.Series, pd.Series]:
     """Vectorised classify_id over unique values: (kind Series, value Series), aligned with `values`."""
     enc = _as_string_array(values).dictionary_encode()
-    results = [classify_id(u) for u in enc.dictionary.to_pylist()] + [(MISSING, None)]
+    results = [_classify_id_cached(u) for u in enc.dictionary.to_pylist()] + [(MISSING, None)]
     idx = enc.indices.fill_null(len(results) - 1)
     kind = pa.array([k for k, _ in results], type=pa.string()).take(idx)
     value = pa.array([v for _, v in results], type=pa.string()).take(idx)

@@ -33,7 +33,7 @@ from .clean import Context, Tally, clean
 STORE = "ledger"
 PARTITIONS = ("kommunkod", "year")
 BLOCK_SIZE = 32 << 20  # bytes of CSV per chunk: about 200,000 national-spec rows, ~100 MB of working memory
-_WRITE = dict(compression="zstd", compression_level=3, write_statistics=True)
+_WRITE = dict(compression="zstd", compression_level=1, write_statistics=True)
 
 # The arrow types of the stored columns (the LEDGER_SCHEMA contract without the partition columns).
 ARROW_SCHEMA = pa.schema(
@@ -122,7 +122,8 @@ def to_arrow(ledger: pd.DataFrame) -> pa.Table:
     for f in ARROW_SCHEMA:
         col = ledger[f.name]
         if pa.types.is_string(f.type):
-            arrays.append(pa.array(col.astype(object).where(col.notna(), None), type=pa.string()))
+            arr = pa.array(col, from_pandas=True)
+            arrays.append(arr if arr.type == pa.string() else arr.cast(pa.string()))
         else:
             arrays.append(pa.array(col, type=f.type))
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
