@@ -121,4 +121,21 @@ def store_tables(out_dir: Path) -> dict[str, pd.DataFrame]:
     return {"ledger_lens": lens_groups(root), "ledger_periods": periods(root)}
 
 
-__all__ = ["LENS_KEYS", "LENS_SCHEMA", "PERIODS_SCHEMA", "lens_groups", "periods", "store_tables"]
+def write_ledger(ledger: pd.DataFrame, out_dir: Path) -> Path:
+    """A whole ledger frame (LEDGER_SCHEMA) as the store of `out_dir` plus its aggregate tables, as the
+    ledger stage leaves them (for reports and tests built on synthetic ledgers)."""
+    from ..io import write_parquet
+
+    writer = store.StoreWriter(store.store_dir(out_dir))
+    try:
+        store.write_frames(writer, [ledger])  # to_arrow gives every column its stored type
+    except BaseException:
+        writer.discard()
+        raise
+    root = writer.commit()
+    for name, df in store_tables(out_dir).items():
+        write_parquet(df, Path(out_dir) / f"{name}.parquet")
+    return root
+
+
+__all__ = ["LENS_KEYS", "LENS_SCHEMA", "PERIODS_SCHEMA", "lens_groups", "periods", "store_tables", "write_ledger"]
