@@ -101,10 +101,38 @@ class CsvPlan:
     notes: list[str]
 
 
-def csv_plan(path: Path, head: bytes, shape: str | None, encoding: str | None, delimiter: str | None) -> CsvPlan:
-    """Strict whole-file decoding, header checks, shape and record count (structure.py) of one CSV file."""
-    scan = structure.decode_whole_file(path, encoding)
-    enc = scan.encoding
+def guess_encoding(head: bytes, explicit: str | None) -> str:
+    """The encoding structure.decode_whole_file will most likely find, from the first bytes only (to start
+    parsing while the whole-file scan runs; the scan's answer is checked before anything is kept)."""
+    import codecs
+
+    if explicit:
+        return explicit
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def csv_plan(path: Path, head: bytes, shape: str | None, encoding: str | None, delimiter: str | None,
+             *, scan: bool = True) -> CsvPlan:
+    """Strict whole-file decoding, header checks, shape and record count (structure.py) of one CSV file.
+
+    With scan=False the encoding is guessed from `head` and the record count left at -1: a provisional
+    plan to parse with while csv_plan(scan=True) runs elsewhere.
+    """
+    if not scan:
+        return _header_plan(path, head, shape, guess_encoding(head, encoding), delimiter, None)
+    facts = structure.decode_whole_file(path, encoding)
+    return _header_plan(path, head, shape, facts.encoding, delimiter, facts)
+
+
+def _header_plan(path: Path, head: bytes, shape, enc: str, delimiter, scan) -> CsvPlan:
     head_text = head.decode(enc, errors="replace")  # only the header line is used; the file decoded strictly
     header_line = re.split(r"\r\n|\r|\n", head_text.lstrip("\ufeff"), maxsplit=1)[0]
     delim = delimiter or detect.detect_delimiter(header_line)
@@ -113,7 +141,7 @@ def csv_plan(path: Path, head: bytes, shape: str | None, encoding: str | None, d
     headers = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line], delimiter=delim))]
     structure.check_header(path, headers)
     shape = shape or detect.detect_shape(headers, "csv")
-    records = structure.count_records(path, scan, delim) - 1
+    records = structure.count_records(path, scan, delim) - 1 if scan is not None else -1
     wanted = set(detect.column_map(headers).values()) | {h for h in headers if detect.norm_header(h) == "year"}
     notes = [] if enc in ("utf-8", "utf-8-sig", "utf-16") else [f"decoded as {enc}"]
     return CsvPlan(path, enc, delim, headers, shape, records, wanted, notes)
@@ -212,6 +240,7 @@ def iter_csv(plan: CsvPlan, block_size: int) -> Iterator[RawLedger]:
             next_row = int(numbers[-1]) + 1
             if pending is not None:
                 yield pending
+                pending = None
             columns = {name: batch.column(i) for i, name in enumerate(keep)}
             chunk_bad = sorted(({**b, "source_row": int(b["source_row"])} for b in mine), key=lambda b: b["source_row"])
             pending = raw_from_columns(plan, columns, numbers, chunk_bad)
@@ -220,7 +249,7 @@ def iter_csv(plan: CsvPlan, block_size: int) -> Iterator[RawLedger]:
         raise UserError(f"{plan.path}: cannot parse as CSV ({str(exc).splitlines()[0]})") from exc
     rest = sorted(({**b, "source_row": int(b["source_row"])} for b in bad[taken:]), key=lambda b: b["source_row"])
     parsed += len(rest)
-    if parsed != plan.records:
+    if plan.records >= 0 and parsed != plan.records:
         raise UserError(f"{plan.path}: {_count_mismatch(parsed, plan.records)}")
     if pending is None:
         empty = {h: pa.array([], pa.string()) for h in keep}

@@ -251,6 +251,9 @@ def _check_ragged_whole(plan: readers.CsvPlan, ctx: Context, ragged: list[dict],
     _check_ragged(readers.RawLedger(plan.path, "csv", plan.shape, plan.encoding, plan.delimiter, {}, rows, ragged), ctx)
 
 
+PARALLEL_SCAN_BYTES = 64 << 20  # from this size the whole-file structure scan runs beside the parse
+
+
 def stream_csv(path: Path, ctx: Context, writer: StoreWriter, *, shape: str | None = None,
                encoding: str | None = None, delimiter: str | None = None,
                block_size: int = BLOCK_SIZE) -> Streamed:
@@ -260,22 +263,63 @@ def stream_csv(path: Path, ctx: Context, writer: StoreWriter, *, shape: str | No
     The file's decimal separator decisions (parse_amounts) are taken from its first chunk and checked
     against the whole file at the end; when they differ (a file whose majority separator changes after its
     first chunk, or that mixes separators) the file is streamed a second time with the whole file's counts.
+    A large file is parsed while another process makes the structure checks of its raw bytes (strict
+    decoding, record count); their verdict comes first, and a file whose encoding was guessed wrongly from
+    its first bytes is streamed again.
     """
     path = Path(path)
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     if not head:
         raise UserError(f"{path}: file is empty")
+    file_no = writer.next_file()
+    if path.stat().st_size < PARALLEL_SCAN_BYTES:
+        plan = _plan(path, head, shape, encoding, delimiter)
+        return _stream_file(plan, ctx, writer, file_no, block_size)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        scan = pool.submit(_plan, path, head, shape, encoding, delimiter)
+        try:
+            guess = readers.csv_plan(path, head, shape, encoding, delimiter, scan=False)
+            result, error = _stream_file(guess, ctx, writer, file_no, block_size), None
+        except Exception as exc:  # the structure scan's verdict, when it has one, is the file's first error
+            guess, result, error = None, None, exc
+        plan = scan.result()
+    if guess is not None and _same_reading(plan, guess):
+        if error is not None:
+            raise error
+        if result.reconciliation["rows_in"] != plan.records:
+            raise UserError(f"{path}: {readers._count_mismatch(result.reconciliation['rows_in'], plan.records)}")
+        return result
+    _drop_file(writer, file_no)
+    return _stream_file(plan, ctx, writer, file_no, block_size)
+
+
+def _plan(path: Path, head: bytes, shape, encoding, delimiter) -> readers.CsvPlan:
     try:
-        plan = readers.csv_plan(path, head, shape, encoding, delimiter)
+        return readers.csv_plan(path, head, shape, encoding, delimiter)
     except UserError as exc:
         msg = str(exc)
         raise UserError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from exc
-    file_no = writer.next_file()
+
+
+def _same_reading(plan: readers.CsvPlan, guess: readers.CsvPlan) -> bool:
+    return (plan.encoding, plan.delimiter, plan.headers, plan.shape, plan.wanted, plan.notes) == (
+        guess.encoding, guess.delimiter, guess.headers, guess.shape, guess.wanted, guess.notes)
+
+
+def _drop_file(writer: StoreWriter, file_no: int) -> None:
+    for f in writer.scratch.glob(f"kommunkod=*/year=*/part-{file_no:04d}-*.parquet"):
+        f.unlink()
+
+
+def _stream_file(plan: readers.CsvPlan, ctx: Context, writer: StoreWriter, file_no: int,
+                 block_size: int) -> Streamed:
     result, assumed, total = _stream_pass(plan, ctx, writer, file_no, block_size, None)
     if result is None:
-        for f in writer.scratch.glob(f"kommunkod=*/year=*/part-{file_no:04d}-*.parquet"):
-            f.unlink()
+        _drop_file(writer, file_no)
         result, _, _ = _stream_pass(plan, ctx, writer, file_no, block_size, total)
     return result
 
