@@ -209,7 +209,11 @@ def _csv_options(enc: str, delim: str, headers: list[str], wanted: set[str], on_
     )
 
 
-def iter_csv(plan: CsvPlan, block_size: int) -> Iterator[RawLedger]:
+class Unnumbered(Exception):
+    """A parallel CSV parse met a line it cannot split and cannot say its number: parse on one thread."""
+
+
+def iter_csv(plan: CsvPlan, block_size: int, threads: bool = False) -> Iterator[RawLedger]:
     """The file as RawLedger chunks of about `block_size` bytes, in file order, with their raw row numbers.
 
     Every ragged or empty line goes with the chunk whose rows surround it (the trailing ones with the last
@@ -218,7 +222,7 @@ def iter_csv(plan: CsvPlan, block_size: int) -> Iterator[RawLedger]:
     """
     bad: list[dict] = []
     opts = _csv_options(plan.encoding, plan.delimiter, plan.headers, plan.wanted, _bad_row_handler(bad, plan.delimiter),
-                        threads=False, block_size=block_size)
+                        threads=threads, block_size=block_size)
     keep = [h for h in plan.headers if h in plan.wanted]
     taken = 0  # bad rows already given to a chunk
     next_row = 2
@@ -231,7 +235,7 @@ def iter_csv(plan: CsvPlan, block_size: int) -> Iterator[RawLedger]:
                 continue
             m = batch.num_rows
             if any(b["source_row"] is None for b in bad[taken:]):
-                raise UserError("the CSV parser could not number a bad row")
+                raise Unnumbered(str(plan.path))
             later = np.array(sorted(int(b["source_row"]) for b in bad[taken:]), dtype=np.int64)
             numbers = np.arange(next_row, next_row + m + len(later), dtype=np.int64)
             numbers = numbers[~np.isin(numbers, later)][:m]
@@ -247,6 +251,8 @@ def iter_csv(plan: CsvPlan, block_size: int) -> Iterator[RawLedger]:
             parsed += m + len(mine)
     except pa.ArrowInvalid as exc:
         raise UserError(f"{plan.path}: cannot parse as CSV ({str(exc).splitlines()[0]})") from exc
+    if any(b["source_row"] is None for b in bad[taken:]):
+        raise Unnumbered(str(plan.path))
     rest = sorted(({**b, "source_row": int(b["source_row"])} for b in bad[taken:]), key=lambda b: b["source_row"])
     parsed += len(rest)
     if plan.records >= 0 and parsed != plan.records:

@@ -33,7 +33,9 @@ from .clean import Context, Tally, clean
 STORE = "ledger"
 PARTITIONS = ("kommunkod", "year")
 BLOCK_SIZE = 32 << 20  # bytes of CSV per chunk: about 200,000 national-spec rows, ~100 MB of working memory
-_WRITE = dict(compression="zstd", compression_level=1, write_statistics=True)
+_DICTIONARY = ["source_id", "source_file", "grain", "period", "buyer_unit", "supplier_name", "supplier_orgnr",
+               "supplier_key", "account", "account_text"]  # repetitive text; invoice ids are mostly unique
+_WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICTIONARY, write_statistics=True)
 
 # The arrow types of the stored columns (the LEDGER_SCHEMA contract without the partition columns).
 ARROW_SCHEMA = pa.schema(
@@ -211,7 +213,7 @@ def _decisions(stats: tuple[int, int, int, int]) -> tuple:
 
 
 def _stream_pass(plan: readers.CsvPlan, ctx: Context, writer: StoreWriter, file_no: int, block_size: int,
-                 assumed: tuple | None) -> tuple[Streamed | None, tuple | None, tuple | None]:
+                 assumed: tuple | None, threads: bool = False) -> tuple[Streamed | None, tuple | None, tuple | None]:
     """One pass over the file. Returns (result, assumed stats, whole-file stats); result is None when the
     whole file's decimal decisions differ from those assumed from its first chunk (then pass again)."""
     from . import validate_chunk
@@ -219,7 +221,7 @@ def _stream_pass(plan: readers.CsvPlan, ctx: Context, writer: StoreWriter, file_
     tally = Tally()
     rejects, recons, total = [], [], None
     ragged, rows_in = [], 0
-    for chunk_no, raw in enumerate(readers.iter_csv(plan, block_size)):
+    for chunk_no, raw in enumerate(readers.iter_csv(plan, block_size, threads)):
         ragged.extend(b for b in raw.bad_rows if b["reason"].startswith("ragged"))
         rows_in += raw.rows_in
         if "amount" in raw.columns:
@@ -317,11 +319,19 @@ def _drop_file(writer: StoreWriter, file_no: int) -> None:
 
 def _stream_file(plan: readers.CsvPlan, ctx: Context, writer: StoreWriter, file_no: int,
                  block_size: int) -> Streamed:
-    result, assumed, total = _stream_pass(plan, ctx, writer, file_no, block_size, None)
-    if result is None:
-        _drop_file(writer, file_no)
-        result, _, _ = _stream_pass(plan, ctx, writer, file_no, block_size, total)
-    return result
+    """Parse on all cores; a file with a ragged or empty line is parsed again on one, because only then
+    does pyarrow number the lines it cannot split (they become rejects with their row number)."""
+    threads = True
+    while True:
+        try:
+            result, assumed, total = _stream_pass(plan, ctx, writer, file_no, block_size, None, threads)
+            if result is None:
+                _drop_file(writer, file_no)
+                result, _, _ = _stream_pass(plan, ctx, writer, file_no, block_size, total, threads)
+            return result
+        except readers.Unnumbered:
+            _drop_file(writer, file_no)
+            threads = False
 
 
 def is_streamable(path: Path) -> bool:
