@@ -62,10 +62,14 @@ PERIODS_SCHEMA = pa.DataFrameSchema(
 )
 
 
+MEMORY_LIMIT = "2GB"  # DuckDB spills to disk beyond this instead of holding the store's pages in memory
+
+
 def _connect(threads: int | None = None):
     import duckdb
 
     con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
@@ -82,21 +86,22 @@ def _frame(rel, columns: list[str], ints: list[str]) -> pd.DataFrame:
     return df[columns]
 
 
+def lens_groups_sql(root: Path) -> str:
+    """The DuckDB query behind `ledger_lens` (also run by benchmarks/bench_ledger_aggregate.py)."""
+    keys = ", ".join(LENS_KEYS)
+    return (
+        f"SELECT {keys}, count(*) AS rows, sum(amount_ore)::BIGINT AS amount_ore,"
+        f" sum(abs(amount_ore))::BIGINT AS abs_ore FROM (SELECT * REPLACE (CASE WHEN grain = 'supplier_year'"
+        f" THEN source_row END AS source_row) FROM {store.duckdb_source(root)})"
+        f" GROUP BY {keys} ORDER BY {', '.join(k + ' NULLS FIRST' for k in LENS_KEYS)}"
+    )
+
+
 def lens_groups(root: Path, threads: int | None = None) -> pd.DataFrame:
     """`ledger_lens`: postings summed per LENS_KEYS group (posting count, net and absolute öre), sorted by the keys."""
-    keys = ", ".join(LENS_KEYS)
     cols = LENS_KEYS + ["rows", "amount_ore", "abs_ore"]
-    if not _has_parts(root):
-        df = _frame(None, cols, ["year", "rows", "amount_ore", "abs_ore"])
-    else:
-        con = _connect(threads)
-        rel = con.sql(
-            f"SELECT {keys}, count(*) AS rows, sum(amount_ore)::BIGINT AS amount_ore,"
-            f" sum(abs(amount_ore))::BIGINT AS abs_ore FROM (SELECT * REPLACE (CASE WHEN grain = 'supplier_year'"
-            f" THEN source_row END AS source_row) FROM {store.duckdb_source(root)})"
-            f" GROUP BY {keys} ORDER BY {', '.join(k + ' NULLS FIRST' for k in LENS_KEYS)}"
-        )
-        df = _frame(rel, cols, ["year", "rows", "amount_ore", "abs_ore"])
+    rel = _connect(threads).sql(lens_groups_sql(root)) if _has_parts(root) else None
+    df = _frame(rel, cols, ["year", "rows", "amount_ore", "abs_ore"])
     df["amount_sek"] = df["amount_ore"] / 100
     return validate(df, LENS_SCHEMA, "ledger_lens")
 
@@ -138,4 +143,4 @@ def write_ledger(ledger: pd.DataFrame, out_dir: Path) -> Path:
     return root
 
 
-__all__ = ["LENS_KEYS", "LENS_SCHEMA", "PERIODS_SCHEMA", "lens_groups", "periods", "store_tables", "write_ledger"]
+__all__ = ["LENS_KEYS", "LENS_SCHEMA", "PERIODS_SCHEMA", "lens_groups", "lens_groups_sql", "periods", "store_tables", "write_ledger"]
