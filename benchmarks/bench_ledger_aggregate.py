@@ -63,8 +63,7 @@ GROUP BY ALL ORDER BY ALL
 
 
 def child(mode: str, root: Path) -> None:
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{aggregate.MEMORY_LIMIT}'")
+    con = aggregate.connect()
     t0 = time.perf_counter()
     if mode == "groups":
         out = root.parent / "ledger_lens.parquet"
@@ -89,8 +88,7 @@ def main() -> None:
         root = Path(tmp) / "ledger"
         t0 = time.perf_counter()
         accounts = "[" + ", ".join(f"'{a}'" for a, _ in ACCOUNTS) + "]"
-        con = duckdb.connect()
-        con.execute(f"SET memory_limit = '{aggregate.MEMORY_LIMIT}'")
+        con = aggregate.connect()
         con.execute(GENERATE.format(rows=rows, root=root, accounts=accounts, n_accounts=len(ACCOUNTS)))
         files = list(root.rglob("*.parquet"))
         size = sum(f.stat().st_size for f in files)

@@ -65,11 +65,16 @@ PERIODS_SCHEMA = pa.DataFrameSchema(
 MEMORY_LIMIT = "2GB"  # DuckDB spills to disk beyond this instead of holding the store's pages in memory
 
 
-def _connect(threads: int | None = None):
+def connect(threads: int | None = None):
+    """A DuckDB connection with a bounded memory and its spill files in the system's temporary directory
+    (DuckDB's default is `.tmp` in the working directory)."""
+    import tempfile
+
     import duckdb
 
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'kommun-it-duckdb'}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
@@ -100,7 +105,7 @@ def lens_groups_sql(root: Path) -> str:
 def lens_groups(root: Path, threads: int | None = None) -> pd.DataFrame:
     """`ledger_lens`: postings summed per LENS_KEYS group (posting count, net and absolute öre), sorted by the keys."""
     cols = LENS_KEYS + ["rows", "amount_ore", "abs_ore"]
-    rel = _connect(threads).sql(lens_groups_sql(root)) if _has_parts(root) else None
+    rel = connect(threads).sql(lens_groups_sql(root)) if _has_parts(root) else None
     df = _frame(rel, cols, ["year", "rows", "amount_ore", "abs_ore"])
     df["amount_sek"] = df["amount_ore"] / 100
     return validate(df, LENS_SCHEMA, "ledger_lens")
@@ -112,7 +117,7 @@ def periods(root: Path, threads: int | None = None) -> pd.DataFrame:
     cols = keys + ["rows", "amount_ore"]
     if not _has_parts(root):
         return validate(_frame(None, cols, ["year", "rows", "amount_ore"]), PERIODS_SCHEMA, "ledger_periods")
-    con = _connect(threads)
+    con = connect(threads)
     rel = con.sql(
         f"SELECT {', '.join(keys)}, count(*) AS rows, sum(amount_ore)::BIGINT AS amount_ore"
         f" FROM {store.duckdb_source(root)} GROUP BY ALL ORDER BY {', '.join(k + ' NULLS FIRST' for k in keys)}"

@@ -32,7 +32,9 @@ from .clean import Context, Tally, clean
 
 STORE = "ledger"
 PARTITIONS = ("kommunkod", "year")
-BLOCK_SIZE = 32 << 20  # bytes of CSV per chunk: about 200,000 national-spec rows, ~100 MB of working memory
+# Bytes of CSV per chunk (~55,000 national-spec rows). pyarrow's streaming reader reads up to 32 blocks
+# ahead of a slower consumer, so the block size, not the file size, bounds the memory: 32 × 8 MB.
+BLOCK_SIZE = 8 << 20
 _DICTIONARY = ["source_id", "source_file", "grain", "period", "buyer_unit", "supplier_name", "supplier_orgnr",
                "supplier_key", "account", "account_text"]  # repetitive text; invoice ids are mostly unique
 _WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICTIONARY, write_statistics=True)
