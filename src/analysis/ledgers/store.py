@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import UserError
@@ -162,7 +163,7 @@ def read_store(root: Path, kommunkod: str | None = None, period: str | None = No
     for k, y, f in _files(root, kommunkod, year):
         t = pq.read_table(f)
         if period is not None:
-            t = t.filter(pa.compute.equal(t["period"], period))
+            t = t.filter(pc.equal(t["period"], period))
         df = t.to_pandas(types_mapper={pa.date32(): pd.ArrowDtype(pa.date32())}.get)
         df.insert(4, "kommunkod", pd.Series([k] * len(df), dtype="str"))
         df.insert(5, "year", np.full(len(df), y, dtype="int64"))
@@ -171,7 +172,7 @@ def read_store(root: Path, kommunkod: str | None = None, period: str | None = No
         return empty_ledger()[wanted]
     out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     for c in out.columns:
-        if c in ("kommunkod",) or (c in LEDGER_COLUMNS and pa.types.is_string(_type(c))):
+        if pa.types.is_string(_type(c)):
             out[c] = out[c].astype("str")
     return out.reset_index(drop=True)
 
