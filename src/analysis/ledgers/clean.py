@@ -196,7 +196,7 @@ def clean(raw: RawLedger, ctx: Context, tally: Tally | None = None) -> tuple[pd.
     kind, value = parse.classify_ids(raw.columns.get("supplier_id", pa.nulls(n, pa.string())))
     name = parse.normalise_names(raw.columns.pop("supplier_name", pa.nulls(n, pa.string())))
     uniq = pd.Series(name.unique())
-    pnr_in_name = {u: hits[0] for u in uniq if (hits := parse.find_personnummer(u))}
+    pnr_in_name = {u: hits[0] for u in uniq if (hits := parse.find_personnummer_cached(u))}
     if pnr_in_name:
         from_name = name.map(pnr_in_name)
         swap = from_name.notna() & (kind != parse.PERSONNUMMER)

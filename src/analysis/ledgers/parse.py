@@ -407,10 +407,20 @@ def normalise_name(raw: str | None) -> str:
     return s
 
 
+# The chunks of a streamed file repeat the same supplier names: each is normalised and searched once.
+_normalise_name_cached = functools.lru_cache(maxsize=1 << 18)(normalise_name)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def find_personnummer_cached(text: str | None) -> tuple[str, ...]:
+    """find_personnummer, remembered per distinct text (names repeat across the chunks of a file)."""
+    return tuple(find_personnummer(text))
+
+
 def normalise_names(values) -> pd.Series:
     """normalise_name over unique values, aligned with `values`."""
     enc = _as_string_array(values).dictionary_encode()
-    uniques = [normalise_name(u) for u in enc.dictionary.to_pylist()] + [""]
+    uniques = [_normalise_name_cached(u) for u in enc.dictionary.to_pylist()] + [""]
     idx = enc.indices.fill_null(len(uniques) - 1)
     return pd.Series(pa.array(uniques, type=pa.string()).take(idx), dtype="str")
 
