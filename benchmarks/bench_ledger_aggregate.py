@@ -82,14 +82,18 @@ def measure(mode: str, root: Path) -> tuple[float, int, float]:
     return float(out[0]), int(out[1]), float(out[2])
 
 
+def generate(rows: int, root: Path) -> None:
+    accounts = "[" + ", ".join(f"'{a}'" for a, _ in ACCOUNTS) + "]"
+    aggregate.connect().execute(GENERATE.format(rows=rows, root=root, accounts=accounts, n_accounts=len(ACCOUNTS)))
+
+
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000_000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ledger"
         t0 = time.perf_counter()
-        accounts = "[" + ", ".join(f"'{a}'" for a, _ in ACCOUNTS) + "]"
-        con = aggregate.connect()
-        con.execute(GENERATE.format(rows=rows, root=root, accounts=accounts, n_accounts=len(ACCOUNTS)))
+        # in a subprocess: Linux reports a child's peak RSS as at least its parent's RSS when it was forked
+        subprocess.run([sys.executable, __file__, "--generate", str(rows), str(root)], check=True)
         files = list(root.rglob("*.parquet"))
         size = sum(f.stat().st_size for f in files)
         print(f"generated a synthetic store of {rows:,} rows in {time.perf_counter() - t0:.1f} s: {len(files):,} files,"
@@ -106,5 +110,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         child(sys.argv[2], Path(sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--generate":
+        generate(int(sys.argv[2]), Path(sys.argv[3]))
     else:
         main()
