@@ -110,5 +110,5 @@ def test_the_analysts_guide_end_to_end(raw_dir, processed_dir, tmp_path):
     # taken out again: removed from data/local and, after the build, from the ledger lens
     assert "removed analyst-supplied-0581-2016-03" in said[".venv/bin/kommun-it ingest --remove --kommun 0581"][0]
     assert not list((home / "data" / "local").glob("analyst-supplied-*"))
-    ledger = pd.read_parquet(home / "data" / "processed" / "ledger.parquet", columns=["source_id"])
+    ledger = pd.read_parquet(home / "data" / "processed" / "ledger_periods.parquet", columns=["source_id"])
     assert not ledger["source_id"].str.startswith("analyst-supplied-").any()

@@ -17,6 +17,7 @@ import pytest
 
 from analysis import config, render
 from analysis.io import write_parquet
+from analysis.ledgers.aggregate import write_ledger
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.browser]
 
@@ -69,7 +70,7 @@ def test_hostile_supplier_names_stay_text(raw_dir, processed_dir, tmp_path, monk
     (home / "data" / "raw").symlink_to(raw_dir)
     for table in ("municipalities", "population"):
         shutil.copy(processed_dir / f"{table}.parquet", processed / f"{table}.parquet")
-    write_parquet(synthetic_ledger(), processed / "ledger.parquet")
+    write_ledger(synthetic_ledger(), processed)
     monkeypatch.setenv("KOMMUN_IT_HOME", str(home))
     monkeypatch.delenv("KOMMUN_IT_PROVENANCE", raising=False)
 

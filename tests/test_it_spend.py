@@ -79,7 +79,7 @@ def test_golden_summary_matches_real_build(processed_dir):
 
 
 def test_stage_is_byte_reproducible(processed_dir, tmp_path):
-    for name in ("municipalities", "population", "ledger"):
+    for name in ("municipalities", "population", "ledger_lens"):
         (tmp_path / f"{name}.parquet").write_bytes((processed_dir / f"{name}.parquet").read_bytes())
     build.build(["it_spend"], out_dir=tmp_path)
     for name in ("it_spend", "procurement_it", "classifier_agreement", "vendor_match_review", "vendor_it_shares"):

@@ -12,6 +12,7 @@ import python_calamine
 
 from analysis import config
 from analysis.ledgers import LEDGER_SOURCES, _finish, ingest_source, privacy
+from analysis.ledgers import store
 
 # Computed from the file by this suite (sum of UTFALL, exact decimals): 450,187,283.39 SEK.
 OREBRO_TOTAL_ORE = 45_018_728_339
@@ -109,7 +110,7 @@ def test_vasteras_sample(raw_dir, municipalities):
 
 
 def test_build_stage_tables(processed_dir):
-    ledger = pd.read_parquet(processed_dir / "ledger.parquet")
+    ledger = store.read_store(store.store_dir(processed_dir))
     recon = pd.read_parquet(processed_dir / "ledger_reconciliation.parquet")
     rejects = pd.read_parquet(processed_dir / "ledger_rejects.parquet")
     assert set(recon["source_id"]) == set(LEDGER_SOURCES) and recon["balanced"].all()

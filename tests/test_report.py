@@ -15,6 +15,7 @@ import pytest
 from analysis import report
 from analysis.errors import UserError
 from analysis.io import write_parquet
+from analysis.ledgers.aggregate import write_ledger
 
 
 def synthetic_it_spend(municipalities: pd.DataFrame, population: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
@@ -73,7 +74,7 @@ def synthetic_home(processed_dir, raw_dir, tmp_path_factory):
     write_parquet(muni, out / "municipalities.parquet")
     write_parquet(pop, out / "population.parquet")
     write_parquet(synthetic_it_spend(muni, pop), out / "it_spend.parquet")
-    write_parquet(synthetic_ledger(), out / "ledger.parquet")
+    write_ledger(synthetic_ledger(), out)
     return home
 
 

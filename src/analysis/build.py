@@ -55,7 +55,7 @@ def panel_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
 STAGES: dict[str, Stage] = {
     "reference": reference_stage,
     "ledgers": ledgers_stage,
-    "it_spend": it_spend_stage,  # reads ledger.parquet: keep after "ledgers"
+    "it_spend": it_spend_stage,  # reads ledger_lens.parquet: keep after "ledgers"
     "cooperation": cooperation_stage,  # reads procurement_it.parquet: keep after "it_spend"
     "panel": panel_stage,  # multi-year procurement lens + before/after joining; reads reference tables
 }

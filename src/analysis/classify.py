@@ -310,7 +310,8 @@ def agreement(classified: pd.DataFrame) -> pd.DataFrame:
     """
     df = classified[classified["grain"] == "posting"].copy()
     df["period"] = df["period"].fillna(df["year"].astype(str))
-    df["abs_sek"] = df["amount_sek"].abs()
+    df["abs_sek"] = df["abs_ore"] / 100 if "abs_ore" in df else df["amount_sek"].abs()
+    df["n"] = df["rows"] if "rows" in df else 1
     df["it_acc"] = (df["account_category"] != NOT_IT).astype(float)
     share = df["vendor_it_share"].astype(float)
     oos = df["vendor_it_share_oos"].astype(float) if "vendor_it_share_oos" in df else pd.Series(np.nan, index=df.index)
@@ -337,7 +338,7 @@ def agreement(classified: pd.DataFrame) -> pd.DataFrame:
                 "source_id": source_id,
                 "kommunkod": kommunkod,
                 "period": period,
-                "n_rows": len(g),
+                "n_rows": int(g["n"].sum()),
                 "total_sek": total,
                 "it_sek_accounts": it_acc,
                 "it_sek_vendors": it_ven,
@@ -367,6 +368,9 @@ def classify_ledger(
     learn_sources: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Both classifiers on a ledger table: (classified rows, vendor_match_review, classifier_agreement, vendor_it_shares).
+
+    `ledger` is postings or the store's `ledger_lens` groups (aggregate.py: a `rows` count and `abs_ore`
+    per group of postings alike in every column the classifiers read); the results are the same.
 
     Vendor shares are learned from the account-classified rows of `learn_sources` (default: all) and the
     2021 lots × suppliers table `suppliers` (default: read from raw). For each municipality whose accounts

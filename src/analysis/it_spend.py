@@ -227,7 +227,7 @@ def it_spend_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     rows = [procurement_rows(tables["procurement_it"], municipalities, population)]
 
     classified, review, agreement, shares = classify.classify_ledger(
-        read_parquet(out_dir / "ledger.parquet"),
+        read_parquet(out_dir / "ledger_lens.parquet"),  # DuckDB aggregates of the store, never the postings
         suppliers=procurement.read_raw(raw_dir)["suppliers"],
         learn_sources=list(LEDGER_SOURCES),
     )

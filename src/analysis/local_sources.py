@@ -97,7 +97,7 @@ def _periods(ledger: pd.DataFrame, file: Path) -> list[str]:
 
 def _mirrored_overlap(kommunkod: str, periods: list[str]) -> str | None:
     """The mirrored ledger source that already holds this municipality and period, if any."""
-    path = config.processed_dir() / "ledger.parquet"
+    path = config.processed_dir() / "ledger_periods.parquet"  # what the ledger store holds (aggregate.py)
     if not path.exists():
         return None
     led = pd.read_parquet(path, columns=["source_id", "kommunkod", "year", "period", "grain"])
@@ -268,8 +268,8 @@ def attribution_line(source_id: str) -> str | None:
 
 
 def built_ids() -> set[str]:
-    """Local source ids present in the processed ledger table."""
-    path = config.processed_dir() / "ledger.parquet"
+    """Local source ids present in the processed ledger store (its ledger_periods table)."""
+    path = config.processed_dir() / "ledger_periods.parquet"
     if not path.exists():
         return set()
     ids = pd.read_parquet(path, columns=["source_id"])["source_id"].unique()

@@ -72,6 +72,7 @@ def ledger_evidence(classified: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     df["identity"] = [_identity(o, n) for o, n in zip(df["supplier_orgnr"], df["supplier_name"])]
     df["it_sek"] = df["amount_sek"].where(df["account_category"] != classify.NOT_IT, 0.0)
+    df["n"] = df["rows"].astype("int64") if "rows" in df else 1  # ledger_lens groups count their postings
     df["label"] = df["kommunkod"] + " " + df["period"].fillna(df["year"].astype(str))
     df["name"] = df["supplier_name"].str.strip()
     g = df.sort_values(["identity", "name"]).groupby("identity")
@@ -80,7 +81,7 @@ def ledger_evidence(classified: pd.DataFrame) -> pd.DataFrame:
         name=("name", "first"),
         ledger_it_sek=("it_sek", "sum"),
         ledger_total_sek=("amount_sek", "sum"),
-        ledger_postings=("amount_sek", "size"),
+        ledger_postings=("n", "sum"),
         labels=("label", lambda s: ", ".join(sorted(set(s)))),
     ).reset_index()
     out["orgnr"] = out["orgnr"].fillna("")

@@ -9,6 +9,7 @@ Public API
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import pyarrow
 
 from ..errors import UserError
 from ..io import csv_safe, read_parquet, validate, write_bytes_atomic
-from . import privacy, readers
+from . import privacy, readers, store
 from .clean import Context, clean
 
 KOMMUNKOD = r"^\d{4}$"
@@ -63,6 +64,12 @@ _ROW_KEY_SCHEMA = pa.DataFrameSchema(
     {c: LEDGER_COLUMNS[c] for c in ("source_id", "source_file", "source_row")}, checks=ROW_KEY_CHECK
 )
 _CHUNK = 500_000
+
+
+def validate_chunk(ledger: pd.DataFrame) -> pd.DataFrame:
+    """LEDGER_SCHEMA's column checks on one chunk of a streamed file (its row key is unique by construction:
+    the chunks of a file hold increasing raw row numbers, and the reconciliation is unique per file)."""
+    return validate(ledger, _LEDGER_COLUMNS_ONLY, "ledger")
 
 
 def validate_ledger(ledger: pd.DataFrame) -> pd.DataFrame:
@@ -139,23 +146,26 @@ def _check_params(kommun: str | None, period: str | None, municipalities) -> Non
         raise UserError("the list of municipalities is empty: run `kommun-it build reference` first")
 
 
-def _finish(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], shapes: dict[str, str]) -> Ingested:
-    def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
-    ledger = concat([p[0] for p in parts])
-    rejects = concat([p[1] for p in parts])
-    recon = pd.DataFrame([p[2] for p in parts]).astype(
+
+def _small_tables(rejects: list[pd.DataFrame], recons: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The validated rejects and reconciliation tables of several files."""
+    rejects = _concat(rejects)
+    recon = pd.DataFrame(recons).astype(
         {c: "int64" for c in ("rows_in", "rows_clean", "rows_rejected", "ore_in", "ore_clean", "ore_rejected")}
         | {"balanced": bool, "note": "str", "shape": "str", "grain": "str", "source_id": "str", "source_file": "str"}
     )
     rejects["amount_ore"] = rejects["amount_ore"].astype("Int64")
-    return Ingested(
-        validate_ledger(ledger),
-        validate(rejects, REJECTS_SCHEMA, "ledger_rejects"),
-        validate(recon, RECONCILIATION_SCHEMA, "ledger_reconciliation"),
-        shapes,
-    )
+    return (validate(rejects, REJECTS_SCHEMA, "ledger_rejects"),
+            validate(recon, RECONCILIATION_SCHEMA, "ledger_reconciliation"))
+
+
+def _finish(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], shapes: dict[str, str]) -> Ingested:
+    ledger = _concat([p[0] for p in parts])
+    rejects, recon = _small_tables([p[1] for p in parts], [p[2] for p in parts])
+    return Ingested(validate_ledger(ledger), rejects, recon, shapes)
 
 
 def ingest_files(
@@ -203,6 +213,91 @@ def ingest_file(path: Path, **kwargs) -> Ingested:
     return ingest_files([Path(path)], **kwargs)
 
 
+@dataclass
+class Stored:
+    """A ledger written to a partitioned store (store.py), with the rejects and reconciliation in memory."""
+
+    store: Path
+    rejects: pd.DataFrame
+    reconciliation: pd.DataFrame
+    shapes: dict[str, str]
+
+
+def ingest_to_store(
+    paths: list[Path],
+    store_root: Path,
+    *,
+    municipalities: frozenset[str] | set[str],
+    source_id: str = "ingest",
+    shape: str | None = None,
+    kommun: str | None = None,
+    period: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    max_bad_share: float = 0.01,
+    block_size: int = store.BLOCK_SIZE,
+) -> Stored:
+    """ingest_files() into a partitioned store at `store_root` (replaced whole), in bounded memory.
+
+    CSV files are streamed in chunks of about `block_size` bytes; the ledger rows, rejects and
+    reconciliation are exactly those of ingest_files(). Workbooks and JSON files are cleaned whole.
+    """
+    municipalities = frozenset(municipalities)
+    _check_params(kommun, period, municipalities)
+    if decimal not in (None, ",", "."):
+        raise UserError(f"decimal separator {decimal!r}: expected ',' or '.'")
+    writer = store.StoreWriter(Path(store_root))
+    rejects, recons, shapes, seen = [], [], {}, {}
+    try:
+        for path in map(Path, paths):
+            streamable = store.is_streamable(path)
+            if len(paths) > 1:
+                fp = _file_fingerprint(path, streamable, shape, encoding, delimiter)
+            else:
+                fp = path.name
+            ctx = Context(
+                source_id=source_id,
+                source_file=privacy.scrub_text(path.name),
+                kommunkod=kommun,
+                period=period,
+                decimal=decimal,
+                municipalities=municipalities,
+                max_bad_share=max_bad_share,
+                duplicate_of=seen.get(fp),
+            )
+            seen.setdefault(fp, path.name)
+            if streamable:
+                done = store.stream_csv(path, ctx, writer, shape=shape, encoding=encoding, delimiter=delimiter,
+                                        block_size=block_size)
+                rejects.append(done.rejects)
+                recons.append(done.reconciliation)
+                shapes[path.name] = done.shape
+            else:
+                raw = readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter)
+                ledger, rej, rec = clean(raw, ctx)
+                store.write_frames(writer, [validate_chunk(ledger)])
+                rejects.append(rej)
+                recons.append(rec)
+                shapes[path.name] = raw.shape
+        rejects, recon = _small_tables(rejects, recons)
+    except BaseException:
+        writer.discard()
+        raise
+    return Stored(writer.commit(), rejects, recon, shapes)
+
+
+def _file_fingerprint(path: Path, streamable: bool, shape, encoding, delimiter) -> str:
+    if not streamable:
+        return readers.fingerprint(readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter))
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head:
+        raise UserError(f"{path}: file is empty")
+    plan = readers.csv_plan(path, head, shape, encoding, delimiter)
+    return readers.fingerprint_chunks(readers.iter_csv(plan, store.BLOCK_SIZE))
+
+
 # ---- build stage -------------------------------------------------------------------------------
 
 # The ledger sources in data/sources.yml and what their files do not say themselves.
@@ -239,20 +334,29 @@ def ingest_source(source_id: str, raw_dir: Path, municipalities: frozenset[str])
 
 
 def ledgers_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
-    """Build stage "ledgers": ledger, ledger_rejects and ledger_reconciliation for every ledger source."""
-    municipalities = frozenset(read_parquet(Path(out_dir) / "municipalities.parquet")["kommunkod"])
-    parts, shapes = [], {}
-    for source_id in LEDGER_SOURCES:
-        parts.extend(ingest_source(source_id, raw_dir, municipalities))
-    from ..local_sources import local_parts  # analyst-supplied ledgers (`kommun-it ingest --add`), data/local/
+    """Build stage "ledgers": the partitioned store `ledger/` (written here, replaced whole), the small
+    tables ledger_rejects and ledger_reconciliation, and the DuckDB aggregates ledger_lens and ledger_periods
+    that every consumer reads instead of the postings (aggregate.py)."""
+    from . import aggregate
 
-    parts.extend(local_parts())
-    result = _finish(parts, shapes)
-    return {
-        "ledger": result.ledger,
-        "ledger_rejects": result.rejects,
-        "ledger_reconciliation": result.reconciliation,
-    }
+    municipalities = frozenset(read_parquet(Path(out_dir) / "municipalities.parquet")["kommunkod"])
+    writer = store.StoreWriter(store.store_dir(out_dir))
+    rejects, recons = [], []
+    try:
+        from ..local_sources import local_parts  # analyst-supplied ledgers (`kommun-it ingest --add`), data/local/
+
+        parts = (part for source_id in LEDGER_SOURCES for part in ingest_source(source_id, raw_dir, municipalities))
+        for ledger, rej, rec in itertools.chain(parts, local_parts()):
+            store.write_frames(writer, [validate_chunk(ledger)])
+            rejects.append(rej)
+            recons.append(rec)
+        rejects, recon = _small_tables(rejects, recons)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.commit()
+    (Path(out_dir) / "ledger.parquet").unlink(missing_ok=True)  # the whole-ledger table of earlier builds
+    return {"ledger_rejects": rejects, "ledger_reconciliation": recon, **aggregate.store_tables(out_dir)}
 
 
 __all__ = [
@@ -261,8 +365,10 @@ __all__ = [
     "RECONCILIATION_SCHEMA",
     "LEDGER_SOURCES",
     "Ingested",
+    "Stored",
     "ingest_file",
     "ingest_files",
+    "ingest_to_store",
     "ingest_source",
     "ledgers_stage",
 ]

@@ -35,6 +35,25 @@ class Context:
     municipalities: frozenset[str] = frozenset()
     max_bad_share: float = 0.01
     duplicate_of: str | None = None
+    amount_stats: tuple[int, int, int, int] | None = None  # parse.decimal_stats of the whole file, when streamed
+
+
+@dataclass
+class Tally:
+    """Whole-file checks of a file cleaned chunk by chunk: the chunks add up here instead of raising."""
+
+    bad_amounts: int = 0
+    filled: int = 0
+    first_bad: tuple[int, object] | None = None
+
+    def check(self, where: str, ctx: Context) -> None:
+        """The 1 % rule on unparsable amounts, over the whole file (as clean() applies it to one file)."""
+        if self.filled and self.bad_amounts > ctx.max_bad_share * self.filled:
+            row, value = self.first_bad
+            raise UserError(
+                f"{where}: {self.bad_amounts:,} of {self.filled:,} amounts unparsable (more than"
+                f" {ctx.max_bad_share:.0%}); first at row {row}: {value!r}"
+            )
 
 
 def _text(arr: pa.Array | None, n: int) -> pd.Series:
@@ -90,16 +109,19 @@ def _check_ragged(raw: RawLedger, ctx: Context) -> None:
     )
 
 
-def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def clean(raw: RawLedger, ctx: Context, tally: Tally | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Parse, validate and protect one file's rows; return (ledger rows, rejects, reconciliation row).
 
-    Consumes raw.columns (each raw column is dropped once cleaned, to keep memory flat).
+    Consumes raw.columns (each raw column is dropped once cleaned, to keep memory flat). With a `tally`,
+    `raw` is one chunk of a file: the whole-file checks (ragged rows, the 1 % of bad amounts) are left to
+    the caller, who adds the chunks up in the tally; the reconciliation row is the chunk's.
     """
     n = len(raw.source_row)
     rows = raw.source_row
     where = f"{raw.path}"
 
-    _check_ragged(raw, ctx)
+    if tally is None:
+        _check_ragged(raw, ctx)
 
     # amounts
     if raw.amount_is_float:
@@ -108,13 +130,21 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     else:
         amount_text = raw.columns.get("amount", pa.nulls(n, pa.string()))
         excess = "round" if raw.grain == "supplier_year" else "reject"
-        amounts = parse.parse_amounts(raw.columns.get("amount", pa.nulls(n, pa.string())), ctx.decimal, excess)
+        amounts = parse.parse_amounts(
+            raw.columns.get("amount", pa.nulls(n, pa.string())), ctx.decimal, excess, stats=ctx.amount_stats
+        )
     ore = amounts.values
     bad_amount = amounts.reason.notna()
     empty = _empty_rows(raw, n)
     counted = amounts.reason.where(~empty)
     filled = n - int(empty.sum())  # empty rows are rejected as such and do not dilute the share
-    if filled and counted.notna().sum() > ctx.max_bad_share * filled:
+    if tally is not None:
+        tally.filled += filled
+        n_bad = int(counted.notna().sum())
+        if n_bad and tally.first_bad is None:
+            tally.first_bad = _first_bad(amount_text, counted, rows)
+        tally.bad_amounts += n_bad
+    elif filled and counted.notna().sum() > ctx.max_bad_share * filled:
         row, value = _first_bad(amount_text, counted, rows)
         raise UserError(
             f"{where}: {int(counted.notna().sum()):,} of {filled:,} amounts unparsable (more than"
@@ -166,7 +196,7 @@ def clean(raw: RawLedger, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dic
     kind, value = parse.classify_ids(raw.columns.get("supplier_id", pa.nulls(n, pa.string())))
     name = parse.normalise_names(raw.columns.pop("supplier_name", pa.nulls(n, pa.string())))
     uniq = pd.Series(name.unique())
-    pnr_in_name = {u: hits[0] for u in uniq if (hits := parse.find_personnummer(u))}
+    pnr_in_name = {u: hits[0] for u in uniq if (hits := parse.find_personnummer_cached(u))}
     if pnr_in_name:
         from_name = name.map(pnr_in_name)
         swap = from_name.notna() & (kind != parse.PERSONNUMMER)

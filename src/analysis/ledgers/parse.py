@@ -8,6 +8,7 @@ regular expression and combined as integers.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,33 +64,63 @@ def const_series(value: str | None, n: int) -> pd.Series:
     return pd.Series(pa.repeat(pa.scalar(value, pa.string()), n), dtype="str")
 
 
-def detect_decimal(values) -> str | None:
-    """The file's decimal separator from its amounts ("," or "."), or None when no value shows one."""
-    arr = _as_string_array(values)
+def _detect_counts(arr: pa.Array) -> tuple[int, int]:
     arr = pc.replace_substring_regex(arr, _SPACES, "")
     comma = pc.sum(pc.match_substring_regex(arr, r",\d{1,2}$")).as_py() or 0
     dot = pc.sum(pc.match_substring_regex(arr, r"\.\d{1,2}$")).as_py() or 0
+    return int(comma), int(dot)
+
+
+def _detected(comma: int, dot: int) -> str | None:
     if comma == dot == 0:
         return None
     return "," if comma > dot else "."
 
 
-def parse_amounts(values, decimal: str | None = None, excess: str = "reject") -> Parsed:
+def detect_decimal(values) -> str | None:
+    """The file's decimal separator from its amounts ("," or "."), or None when no value shows one."""
+    return _detected(*_detect_counts(_as_string_array(values)))
+
+
+def _clean_amounts(arr: pa.Array) -> pa.Array:
+    clean = pc.utf8_trim_whitespace(arr)
+    for old, new in (("\u2212", "-"), (" ", ""), ("\t", ""), ("\u00a0", ""), ("\u202f", ""), ("\u2009", "")):
+        if pc.any(pc.match_substring(clean, old)).as_py():
+            clean = pc.replace_substring(clean, old, new)
+    return clean
+
+
+def _separator_masks(clean: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    comma = pc.fill_null(pc.match_substring_regex(clean, r",\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    dot = pc.fill_null(pc.match_substring_regex(clean, r"\.\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
+    return comma, dot
+
+
+def decimal_stats(values) -> tuple[int, int, int, int]:
+    """Counts behind the file-level decimal decisions of parse_amounts: (comma, dot) as detect_decimal
+    counts them and (comma, dot) as the mixed-separator check counts them. A streamed file adds these up
+    over its chunks so that every chunk is parsed with the decisions of the whole file."""
+    arr = _as_string_array(values)
+    comma, dot = _separator_masks(_clean_amounts(arr))
+    return (*_detect_counts(arr), int(comma.sum()), int(dot.sum()))
+
+
+def parse_amounts(
+    values, decimal: str | None = None, excess: str = "reject", stats: tuple[int, int, int, int] | None = None
+) -> Parsed:
     """Parse amount text ("-1 302,03", "1\u00a0302,03", "1302.03") to int64 öre, exactly.
 
     `decimal` is the file's decimal separator ("," / "." / None = detect); it only decides values where a
     separator is followed by exactly three digits ("1.302"). A separator followed by one or two digits is
     always the decimal separator. `excess` says what to do with more than two decimals: "reject" (posting
     files) or "round" (half away from zero on the exact decimal digits; for published float aggregates).
+    `stats` (decimal_stats of the whole file) replaces the column's own counts in the file-level decisions.
     """
     if excess not in ("reject", "round"):
         raise ValueError(f"excess must be 'reject' or 'round', not {excess!r}")
     arr = _as_string_array(values)
     n = len(arr)
-    clean = pc.utf8_trim_whitespace(arr)
-    for old, new in (("\u2212", "-"), (" ", ""), ("\t", ""), ("\u00a0", ""), ("\u202f", ""), ("\u2009", "")):
-        if pc.any(pc.match_substring(clean, old)).as_py():
-            clean = pc.replace_substring(clean, old, new)
+    clean = _clean_amounts(arr)
     ore = np.zeros(n, dtype=np.int64)
     reason = _reasons(n)
     matched_arr = pc.fill_null(pc.match_substring_regex(clean, _FAST), False)
@@ -102,10 +133,11 @@ def parse_amounts(values, decimal: str | None = None, excess: str = "reject") ->
     rest = np.flatnonzero(~matched)
     if len(rest):
         text = pd.Series(clean.take(pa.array(rest)).to_pylist(), dtype=object)
-        sub_ore, sub_reason = _parse_slow(text, decimal or detect_decimal(arr), excess)
+        detected = _detected(*stats[:2]) if stats is not None else detect_decimal(arr)
+        sub_ore, sub_reason = _parse_slow(text, decimal or detected, excess)
         ore[rest] = sub_ore
         reason[rest] = sub_reason
-    wrong, why = _mixed_decimals(clean, decimal)
+    wrong, why = _mixed_decimals(clean, decimal, None if stats is None else stats[2:])
     if wrong is not None:
         ore[wrong] = 0
         reason[wrong] = why
@@ -125,14 +157,16 @@ def _personnummer_amounts(clean: pa.Array) -> np.ndarray:
     return hits
 
 
-def _mixed_decimals(clean: pa.Array, decimal: str | None) -> tuple[np.ndarray | None, str]:
+def _mixed_decimals(clean: pa.Array, decimal: str | None, counts: tuple[int, int] | None = None) -> tuple[np.ndarray | None, str]:
     """(`clean`: trimmed, spaces removed.) Rows whose decimal separator is not the file's: "1.234,50" beside "1,234.50" is ambiguous, never guessed.
 
     The file's separator is `decimal` when given, else the one most rows use; on a tie both kinds are rejected.
+    `counts` are the whole file's (comma, dot) counts when `clean` is one chunk of it.
     """
-    comma = pc.fill_null(pc.match_substring_regex(clean, r",\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
-    dot = pc.fill_null(pc.match_substring_regex(clean, r"\.\d{1,2}-?$"), False).to_numpy(zero_copy_only=False)
-    n_comma, n_dot = int(comma.sum()), int(dot.sum())
+    if counts is not None and not (counts[0] and counts[1]):
+        return None, ""
+    comma, dot = _separator_masks(clean)
+    n_comma, n_dot = counts if counts is not None else (int(comma.sum()), int(dot.sum()))
     if not (n_comma and n_dot):
         return None, ""
     file_dec = decimal or ("," if n_comma > n_dot else "." if n_dot > n_comma else None)
@@ -299,10 +333,14 @@ def classify_id(raw: str | None) -> tuple[str, str | None]:
     return PERSONNUMMER, digits
 
 
+# The chunks of a streamed file repeat the same suppliers: each identifier is checked once per process.
+_classify_id_cached = functools.lru_cache(maxsize=1 << 18)(classify_id)
+
+
 def classify_ids(values) -> tuple[pd.Series, pd.Series]:
     """Vectorised classify_id over unique values: (kind Series, value Series), aligned with `values`."""
     enc = _as_string_array(values).dictionary_encode()
-    results = [classify_id(u) for u in enc.dictionary.to_pylist()] + [(MISSING, None)]
+    results = [_classify_id_cached(u) for u in enc.dictionary.to_pylist()] + [(MISSING, None)]
     idx = enc.indices.fill_null(len(results) - 1)
     kind = pa.array([k for k, _ in results], type=pa.string()).take(idx)
     value = pa.array([v for _, v in results], type=pa.string()).take(idx)
@@ -369,10 +407,20 @@ def normalise_name(raw: str | None) -> str:
     return s
 
 
+# The chunks of a streamed file repeat the same supplier names: each is normalised and searched once.
+_normalise_name_cached = functools.lru_cache(maxsize=1 << 18)(normalise_name)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def find_personnummer_cached(text: str | None) -> tuple[str, ...]:
+    """find_personnummer, remembered per distinct text (names repeat across the chunks of a file)."""
+    return tuple(find_personnummer(text))
+
+
 def normalise_names(values) -> pd.Series:
     """normalise_name over unique values, aligned with `values`."""
     enc = _as_string_array(values).dictionary_encode()
-    uniques = [normalise_name(u) for u in enc.dictionary.to_pylist()] + [""]
+    uniques = [_normalise_name_cached(u) for u in enc.dictionary.to_pylist()] + [""]
     idx = enc.indices.fill_null(len(uniques) - 1)
     return pd.Series(pa.array(uniques, type=pa.string()).take(idx), dtype="str")
 

@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -86,9 +87,52 @@ def _to_table(frame_columns: dict[str, pa.Array], headers: list[str]) -> dict[st
 # ---- CSV ---------------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, delimiter: str | None) -> RawLedger:
-    scan = structure.decode_whole_file(path, encoding)
-    enc = scan.encoding
+@dataclass
+class CsvPlan:
+    """What the raw bytes and the header say about a CSV file, before any row is parsed."""
+
+    path: Path
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    shape: str
+    records: int  # data records, counted from the bytes independently of the parser
+    wanted: set[str]
+    notes: list[str]
+
+
+def guess_encoding(head: bytes, explicit: str | None) -> str:
+    """The encoding structure.decode_whole_file will most likely find, from the first bytes only (to start
+    parsing while the whole-file scan runs; the scan's answer is checked before anything is kept)."""
+    import codecs
+
+    if explicit:
+        return explicit
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def csv_plan(path: Path, head: bytes, shape: str | None, encoding: str | None, delimiter: str | None,
+             *, scan: bool = True) -> CsvPlan:
+    """Strict whole-file decoding, header checks, shape and record count (structure.py) of one CSV file.
+
+    With scan=False the encoding is guessed from `head` and the record count left at -1: a provisional
+    plan to parse with while csv_plan(scan=True) runs elsewhere.
+    """
+    if not scan:
+        return _header_plan(path, head, shape, guess_encoding(head, encoding), delimiter, None)
+    facts = structure.decode_whole_file(path, encoding)
+    return _header_plan(path, head, shape, facts.encoding, delimiter, facts)
+
+
+def _header_plan(path: Path, head: bytes, shape, enc: str, delimiter, scan) -> CsvPlan:
     head_text = head.decode(enc, errors="replace")  # only the header line is used; the file decoded strictly
     header_line = re.split(r"\r\n|\r|\n", head_text.lstrip("\ufeff"), maxsplit=1)[0]
     delim = delimiter or detect.detect_delimiter(header_line)
@@ -97,17 +141,38 @@ def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, 
     headers = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line], delimiter=delim))]
     structure.check_header(path, headers)
     shape = shape or detect.detect_shape(headers, "csv")
-    records = structure.count_records(path, scan, delim) - 1
+    records = structure.count_records(path, scan, delim) - 1 if scan is not None else -1
     wanted = set(detect.column_map(headers).values()) | {h for h in headers if detect.norm_header(h) == "year"}
+    notes = [] if enc in ("utf-8", "utf-8-sig", "utf-16") else [f"decoded as {enc}"]
+    return CsvPlan(path, enc, delim, headers, shape, records, wanted, notes)
+
+
+def _count_mismatch(parsed: int, records: int) -> UserError:
+    return UserError(
+        f"the CSV parser read {parsed:,} rows but the file holds {records:,} records after the"
+        " header; refusing to lose or invent rows"
+    )
+
+
+def raw_from_columns(plan: CsvPlan, columns: dict, source_row: np.ndarray, bad: list[dict]) -> RawLedger:
+    """A RawLedger (a whole file or one chunk of it) from parsed columns named by the file's headers."""
+    headers = plan.headers
+    raw = RawLedger(plan.path, "csv", plan.shape, plan.encoding, plan.delimiter, _to_table(columns, headers),
+                    source_row, bad, notes=list(plan.notes))
+    if plan.shape == "goteborg-aggregates":
+        raw.grain = "supplier_year"
+        raw.columns["year"] = columns[headers[[detect.norm_header(h) for h in headers].index("year")]]
+    return raw
+
+
+def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, delimiter: str | None) -> RawLedger:
+    plan = csv_plan(path, head, shape, encoding, delimiter)
     try:
-        table, bad = _arrow_csv(path, enc, delim, headers, wanted)
+        table, bad = _arrow_csv(path, plan.encoding, plan.delimiter, plan.headers, plan.wanted)
     except pa.ArrowInvalid as exc:
         raise UserError(f"cannot parse as CSV ({str(exc).splitlines()[0]})") from exc
-    if len(table) + len(bad) != records:
-        raise UserError(
-            f"the CSV parser read {len(table) + len(bad):,} rows but the file holds {records:,} records after the"
-            " header; refusing to lose or invent rows"
-        )
+    if len(table) + len(bad) != plan.records:
+        raise _count_mismatch(len(table) + len(bad), plan.records)
     rows = len(table)
     numbers = [b["source_row"] for b in bad]
     keep = np.ones(rows + len(bad), dtype=bool)
@@ -115,18 +180,10 @@ def _read_csv(path: Path, head: bytes, shape: str | None, encoding: str | None, 
     source_row = np.arange(2, rows + len(bad) + 2, dtype=np.int64)[keep]
     columns = {name: table.column(i) for i, name in enumerate(table.column_names)}
     del table
-    notes = [] if enc in ("utf-8", "utf-8-sig", "utf-16") else [f"decoded as {enc}"]
-    raw = RawLedger(path, "csv", shape, enc, delim, _to_table(columns, headers), source_row, bad, notes=notes)
-    if shape == "goteborg-aggregates":
-        raw.grain = "supplier_year"
-        raw.columns["year"] = columns[headers[[detect.norm_header(h) for h in headers].index("year")]]
-    return raw
+    return raw_from_columns(plan, columns, source_row, bad)
 
 
-def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], wanted: set[str], threads: bool = True):
-    """Read the wanted columns as text; ragged and blank lines are collected with their line numbers."""
-    bad: list[dict] = []
-
+def _bad_row_handler(bad: list[dict], delim: str):
     def on_bad(row) -> str:
         reason = "empty row" if not (row.text or "").strip(delim + " \r") else (
             f"ragged row: {row.actual_columns} fields, expected {row.expected_columns}"
@@ -134,11 +191,15 @@ def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], wanted: set
         bad.append({"source_row": row.number, "reason": reason, "raw_text": row.text})
         return "skip"
 
+    return on_bad
+
+
+def _csv_options(enc: str, delim: str, headers: list[str], wanted: set[str], on_bad, threads: bool, block_size=None):
     pa_enc = {"utf-8": "utf8", "utf-8-sig": "utf8"}.get(enc, enc)
     names = [f"c{i}" for i in range(len(headers))]
-    table = pv.read_csv(
-        path,
-        read_options=pv.ReadOptions(encoding=pa_enc, use_threads=threads, skip_rows=1, column_names=names),
+    extra = {"block_size": block_size} if block_size else {}
+    return dict(
+        read_options=pv.ReadOptions(encoding=pa_enc, use_threads=threads, skip_rows=1, column_names=names, **extra),
         parse_options=pv.ParseOptions(delimiter=delim, invalid_row_handler=on_bad, ignore_empty_lines=False),
         convert_options=pv.ConvertOptions(
             column_types={n: pa.string() for n in names},
@@ -146,6 +207,67 @@ def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], wanted: set
             include_columns=[n for n, h in zip(names, headers) if h in wanted],
         ),
     )
+
+
+class Unnumbered(Exception):
+    """A parallel CSV parse met a line it cannot split and cannot say its number: parse on one thread."""
+
+
+def iter_csv(plan: CsvPlan, block_size: int, threads: bool = False) -> Iterator[RawLedger]:
+    """The file as RawLedger chunks of about `block_size` bytes, in file order, with their raw row numbers.
+
+    Every ragged or empty line goes with the chunk whose rows surround it (the trailing ones with the last
+    chunk), so that each chunk reconciles on its own and the chunks together are exactly the whole file.
+    A file without a parsable row still gives one (empty) chunk carrying its bad lines.
+    """
+    bad: list[dict] = []
+    opts = _csv_options(plan.encoding, plan.delimiter, plan.headers, plan.wanted, _bad_row_handler(bad, plan.delimiter),
+                        threads=threads, block_size=block_size)
+    keep = [h for h in plan.headers if h in plan.wanted]
+    taken = 0  # bad rows already given to a chunk
+    next_row = 2
+    parsed = 0
+    pending = None
+    try:
+        reader = pv.open_csv(plan.path, **opts)
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            m = batch.num_rows
+            if any(b["source_row"] is None for b in bad[taken:]):
+                raise Unnumbered(str(plan.path))
+            later = np.array(sorted(int(b["source_row"]) for b in bad[taken:]), dtype=np.int64)
+            numbers = np.arange(next_row, next_row + m + len(later), dtype=np.int64)
+            numbers = numbers[~np.isin(numbers, later)][:m]
+            mine = [b for b in bad[taken:] if int(b["source_row"]) < numbers[-1]]
+            taken += len(mine)
+            next_row = int(numbers[-1]) + 1
+            if pending is not None:
+                yield pending
+                pending = None
+            columns = {name: batch.column(i) for i, name in enumerate(keep)}
+            chunk_bad = sorted(({**b, "source_row": int(b["source_row"])} for b in mine), key=lambda b: b["source_row"])
+            pending = raw_from_columns(plan, columns, numbers, chunk_bad)
+            parsed += m + len(mine)
+    except pa.ArrowInvalid as exc:
+        raise UserError(f"{plan.path}: cannot parse as CSV ({str(exc).splitlines()[0]})") from exc
+    if any(b["source_row"] is None for b in bad[taken:]):
+        raise Unnumbered(str(plan.path))
+    rest = sorted(({**b, "source_row": int(b["source_row"])} for b in bad[taken:]), key=lambda b: b["source_row"])
+    parsed += len(rest)
+    if plan.records >= 0 and parsed != plan.records:
+        raise UserError(f"{plan.path}: {_count_mismatch(parsed, plan.records)}")
+    if pending is None:
+        empty = {h: pa.array([], pa.string()) for h in keep}
+        pending = raw_from_columns(plan, empty, np.empty(0, dtype=np.int64), [])
+    pending.bad_rows.extend(rest)
+    yield pending
+
+
+def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], wanted: set[str], threads: bool = True):
+    """Read the wanted columns as text; ragged and blank lines are collected with their line numbers."""
+    bad: list[dict] = []
+    table = pv.read_csv(path, **_csv_options(enc, delim, headers, wanted, _bad_row_handler(bad, delim), threads))
     if any(b["source_row"] is None for b in bad):
         return _arrow_csv(path, enc, delim, headers, wanted, threads=False)
     for b in bad:
@@ -340,11 +462,20 @@ def monthly_crosscheck(totals_csv: Path, ore_by_year: pd.Series) -> str:
     return "cross-check with monthly_totals.csv: " + "; ".join(parts) + f"; monthly rows {int(m['count'].sum()):,}"
 
 
+def _row_hashes(raw: RawLedger) -> np.ndarray:
+    frame = pd.DataFrame({k: pd.Series(v.to_pandas(), dtype=object) for k, v in sorted(raw.columns.items())})
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
 def fingerprint(raw: RawLedger) -> str:
     """Content fingerprint independent of encoding and row order, to spot a month published twice."""
-    frame = pd.DataFrame({k: pd.Series(v.to_pandas(), dtype=object) for k, v in sorted(raw.columns.items())})
-    hashes = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
-    return hashlib.sha256(hashes.tobytes()).hexdigest()
+    return hashlib.sha256(np.sort(_row_hashes(raw)).tobytes()).hexdigest()
 
 
-__all__ = ["RawLedger", "read_raw", "attach_orgnr_by_name", "monthly_crosscheck", "fingerprint"]
+def fingerprint_chunks(chunks: Iterator[RawLedger]) -> str:
+    """fingerprint() of a file read chunk by chunk (iter_csv): 8 bytes per row are held, not the rows."""
+    hashes = [_row_hashes(raw) for raw in chunks]
+    return hashlib.sha256(np.sort(np.concatenate(hashes)).tobytes()).hexdigest()
+
+
+__all__ = ["CsvPlan", "RawLedger", "csv_plan", "iter_csv", "read_raw", "attach_orgnr_by_name", "monthly_crosscheck", "fingerprint", "fingerprint_chunks"]

@@ -21,6 +21,7 @@ CONTRACT_COLUMNS = {
     "ledger": ["source_id", "source_file", "source_row", "grain", "kommunkod", "year", "period", "date",
                "buyer_unit", "supplier_name", "supplier_orgnr", "supplier_key", "account", "account_text",
                "amount_ore", "amount_sek", "invoice_id"],
+    "ledger_periods": ["kommunkod", "year", "period", "grain", "source_id", "rows", "amount_ore"],
     "it_spend": ["kommunkod", "year", "period", "months_covered", "lens", "method", "measure", "category",
                  "value", "unit", "per_inhabitant", "population", "population_year", "coverage_note", "source_ids"],
     "cooperation_membership": ["kommunkod", "year", "cooperation_kind", "state", "is_host", "confidence",
@@ -121,7 +122,7 @@ def lens_coverage() -> pd.DataFrame:
     m = municipalities()[["kommunkod", "name", "lan_name", "kommungrupp_2023"]]
     lenses = ["ledger", "procurement", "published"]
     present = {lens: set(spend.loc[spend["lens"] == lens, "kommunkod"]) for lens in lenses}
-    present["ledger"] |= set(load_optional("ledger")["kommunkod"])
+    present["ledger"] |= set(load_optional("ledger_periods")["kommunkod"])
     out = m.copy()
     for lens in lenses:
         out[lens] = out["kommunkod"].isin(present[lens])
@@ -321,19 +322,22 @@ def largest_contracts(year: int | None) -> pd.DataFrame:
 
 
 def ledger_slice(kommunkod: str, period: str) -> pd.DataFrame:
-    """The ledger postings of one municipality in one month (empty when none are published)."""
-    led = load_optional("ledger")
-    return led[(led["kommunkod"] == kommunkod) & (led["period"] == period)].reset_index(drop=True)
+    """The ledger postings of one municipality in one month (empty when none are published): one partition
+    of the ledger store, never the whole ledger."""
+    from ..ledgers import store
+
+    return store.read_store(store.store_dir(config.processed_dir()), kommunkod, period)
 
 
 def ledger_periods() -> pd.DataFrame:
     """Which municipality × period combinations the ledger lens holds, with row counts, kronor and the
     source (an `analyst-supplied-…` id marks a ledger supplied by the analyst)."""
-    led = load_optional("ledger")
+    keys = ["kommunkod", "year", "period", "grain", "source_id"]
+    led = load_optional("ledger_periods")
     if led.empty:
-        return pd.DataFrame(columns=["kommunkod", "year", "period", "grain", "source_id", "rows", "amount_sek"])
-    g = led.groupby(["kommunkod", "year", "period", "grain", "source_id"], dropna=False)
-    return g.agg(rows=("amount_ore", "size"), amount_sek=("amount_ore", lambda s: s.sum() / 100)).reset_index()
+        return pd.DataFrame(columns=[*keys, "rows", "amount_sek"])
+    out = led.sort_values(keys, na_position="last", ignore_index=True)
+    return out.assign(amount_sek=out["amount_ore"] / 100)[[*keys, "rows", "amount_sek"]]
 
 
 def ledger_it_by_category(kommunkod: str, period: str) -> pd.DataFrame:

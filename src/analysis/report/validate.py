@@ -42,8 +42,8 @@ def _short(values, limit: int = 12) -> str:
 
 
 def ledger_months() -> dict[str, list[str]]:
-    """{kommunkod: sorted months} the ledger table holds postings for (the deep dive's valid periods)."""
-    path = config.processed_dir() / "ledger.parquet"
+    """{kommunkod: sorted months} the ledger store holds postings for (the deep dive's valid periods)."""
+    path = config.processed_dir() / "ledger_periods.parquet"
     if not path.exists():
         return {}
     led = pd.read_parquet(path, columns=["kommunkod", "period"]).dropna().drop_duplicates()
