@@ -1,6 +1,7 @@
 """The ledger lens of it_spend, compared value for value with tests/golden/ledger_lens.csv.
 
-The golden file was written from the whole-ledger build before the ledger moved into a partitioned
+The golden file was written from the whole-ledger build (with the CPV title corrections of
+cpv_review_decisions.csv, which move some vendor shares) before the ledger moved into a partitioned
 store aggregated in DuckDB (issue 13): Örebro 1880 2016-03, Göteborg 1480 2016–2019 and every other
 ledger figure must stay exactly what they were.
 """

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import http.server
 import json
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -524,3 +525,45 @@ def test_refresh_publishers_maps_orgnr_through_the_procurement_table(portal, ref
     assert "1 not in the catalogue" in summary and "0180" in summary
     text = publisher_search.candidates_path(tmp_path / "raw").read_text(encoding="utf-8").splitlines()
     assert text[1].startswith("0180,Stockholm,2120000004,orgnr (procurement table),")
+
+
+# ---------------------------------------------------------------- end to end: portal → store → lens → report
+
+
+def test_fetched_ledgers_reach_the_store_the_lens_and_the_profile(portal, tmp_path, cli_env, processed_dir):
+    """Issue 13's done-when: the portals are fetched once (a second run fetches nothing), every file is
+    streamed into the partitioned store and reconciles to the öre, and the ledger lens and a municipality's
+    report include them."""
+    import pandas as pd
+
+    cat = catalogue(tmp_path, portal)
+    for args in (["fetch"], ["refresh", "ledgers", "--catalogue", str(cat)]):
+        res = cli(args, cli_env)
+        assert res.returncode == 0, res.stderr
+    assert f"{N_FILES} new" in res.stdout
+    again = cli(["refresh", "ledgers", "--catalogue", str(cat)], cli_env)
+    assert again.returncode == 0 and "0 new, 0 new version(s)" in again.stdout
+    processed = tmp_path / "data" / "processed"
+    shutil.copytree(processed_dir, processed)  # the session's build; the ledger stages run again here
+    res = subprocess.run([sys.executable, "-m", "analysis.cli", "build", "ledgers", "it_spend"], capture_output=True,
+                         text=True, env=cli_env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    recon = pd.read_parquet(processed / "ledger_reconciliation.parquet")
+    online = recon[recon["source_id"].str.startswith("ledger-online-")]
+    current = ledger_portals.current_files(tmp_path / "data" / "raw")
+    assert len(online) == len(current) == N_FILES
+    assert online["balanced"].all() and (online["rows_in"] == online["rows_clean"] + online["rows_rejected"]).all()
+    assert (online["ore_in"] == online["ore_clean"] + online["ore_rejected"]).all() and online["rows_clean"].gt(0).all()
+    for code, year in (("2480", 2019), ("1383", 2021), ("1980", 2025), ("1440", 2025), ("1280", 2022)):
+        assert list((processed / "ledger" / f"kommunkod={code}" / f"year={year}").glob("*.parquet")), (code, year)
+    spend = pd.read_parquet(processed / "it_spend.parquet")
+    ledger_lens = spend[spend["lens"] == "ledger"]
+    assert set(CODES) <= set(ledger_lens["kommunkod"])
+    umea = ledger_lens[ledger_lens["kommunkod"] == "2480"]
+    assert umea["coverage_note"].str.contains("Umeå supplier ledger fetched from Opendatasoft").all()
+    res = subprocess.run([sys.executable, "-m", "analysis.cli", "render", "--municipality", "2480", "--lang", "sv",
+                          "--jobs", "2"],
+                         capture_output=True, text=True, env=cli_env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    page = next((tmp_path / "reports" / "sv").rglob("2480-*.html")).read_text(encoding="utf-8")
+    assert "Leverantörsreskontra från Umeå, hämtad från Opendatasoft" in page

@@ -248,43 +248,53 @@ def ingest_to_store(
     if decimal not in (None, ",", "."):
         raise UserError(f"decimal separator {decimal!r}: expected ',' or '.'")
     writer = store.StoreWriter(Path(store_root))
-    rejects, recons, shapes, seen = [], [], {}, {}
     try:
-        for path in map(Path, paths):
-            streamable = store.is_streamable(path)
-            if len(paths) > 1:
-                fp = _file_fingerprint(path, streamable, shape, encoding, delimiter)
-            else:
-                fp = path.name
-            ctx = Context(
-                source_id=source_id,
-                source_file=privacy.scrub_text(path.name),
-                kommunkod=kommun,
-                period=period,
-                decimal=decimal,
-                municipalities=municipalities,
-                max_bad_share=max_bad_share,
-                duplicate_of=seen.get(fp),
-            )
-            seen.setdefault(fp, path.name)
-            if streamable:
-                done = store.stream_csv(path, ctx, writer, shape=shape, encoding=encoding, delimiter=delimiter,
-                                        block_size=block_size)
-                rejects.append(done.rejects)
-                recons.append(done.reconciliation)
-                shapes[path.name] = done.shape
-            else:
-                raw = readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter)
-                ledger, rej, rec = clean(raw, ctx)
-                store.write_frames(writer, [validate_chunk(ledger)])
-                rejects.append(rej)
-                recons.append(rec)
-                shapes[path.name] = raw.shape
+        rejects, recons, shapes = _files_into(
+            writer, list(map(Path, paths)), municipalities=municipalities, source_id=source_id, shape=shape,
+            kommun=kommun, period=period, encoding=encoding, delimiter=delimiter, decimal=decimal,
+            max_bad_share=max_bad_share, block_size=block_size)
         rejects, recon = _small_tables(rejects, recons)
     except BaseException:
         writer.discard()
         raise
     return Stored(writer.commit(), rejects, recon, shapes)
+
+
+def _files_into(writer: store.StoreWriter, paths: list[Path], *, municipalities: frozenset[str], source_id: str,
+                shape: str | None = None, kommun: str | None = None, period: str | None = None,
+                encoding: str | None = None, delimiter: str | None = None, decimal: str | None = None,
+                max_bad_share: float = 0.01, block_size: int = store.BLOCK_SIZE) -> tuple[list, list, dict]:
+    """Clean the files of one source into an open store writer (CSV streamed, the rest whole); a file whose
+    content repeats an earlier one of the same call is rejected whole. Returns (rejects, reconciliations, shapes)."""
+    rejects, recons, shapes, seen = [], [], {}, {}
+    for path in paths:
+        streamable = store.is_streamable(path)
+        fp = _file_fingerprint(path, streamable, shape, encoding, delimiter) if len(paths) > 1 else path.name
+        ctx = Context(
+            source_id=source_id,
+            source_file=privacy.scrub_text(path.name),
+            kommunkod=kommun,
+            period=period,
+            decimal=decimal,
+            municipalities=municipalities,
+            max_bad_share=max_bad_share,
+            duplicate_of=seen.get(fp),
+        )
+        seen.setdefault(fp, path.name)
+        if streamable:
+            done = store.stream_csv(path, ctx, writer, shape=shape, encoding=encoding, delimiter=delimiter,
+                                    block_size=block_size)
+            rejects.append(done.rejects)
+            recons.append(done.reconciliation)
+            shapes[path.name] = done.shape
+        else:
+            raw = readers.read_raw(path, shape=shape, encoding=encoding, delimiter=delimiter)
+            ledger, rej, rec = clean(raw, ctx)
+            store.write_frames(writer, [validate_chunk(ledger)])
+            rejects.append(rej)
+            recons.append(rec)
+            shapes[path.name] = raw.shape
+    return rejects, recons, shapes
 
 
 def _file_fingerprint(path: Path, streamable: bool, shape, encoding, delimiter) -> str:
@@ -333,10 +343,23 @@ def ingest_source(source_id: str, raw_dir: Path, municipalities: frozenset[str])
     return parts
 
 
+def _online_files(raw_dir: Path) -> dict[tuple[str, str], list[Path]]:
+    """{(source_id, kommunkod): files} of the ledgers `kommun-it refresh ledgers` fetched (current versions)."""
+    from ..sources.ledger_portals import current_files
+
+    out: dict[tuple[str, str], list[Path]] = {}
+    for f in current_files(raw_dir):
+        out.setdefault((f["source_id"], f["kommunkod"]), []).append(f["path"])
+    return out
+
+
 def ledgers_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     """Build stage "ledgers": the partitioned store `ledger/` (written here, replaced whole), the small
     tables ledger_rejects and ledger_reconciliation, and the DuckDB aggregates ledger_lens and ledger_periods
-    that every consumer reads instead of the postings (aggregate.py)."""
+    that every consumer reads instead of the postings (aggregate.py).
+
+    Sources: the mirrored ledgers of the manifest (LEDGER_SOURCES), the analyst's (data/local/) and every
+    ledger `kommun-it refresh ledgers` fetched (raw/ledgers/, CSV files streamed)."""
     from . import aggregate
 
     municipalities = frozenset(read_parquet(Path(out_dir) / "municipalities.parquet")["kommunkod"])
@@ -350,6 +373,10 @@ def ledgers_stage(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
             store.write_frames(writer, [validate_chunk(ledger)])
             rejects.append(rej)
             recons.append(rec)
+        for (source_id, kommun), paths in _online_files(raw_dir).items():
+            rej, rec, _ = _files_into(writer, paths, municipalities=municipalities, source_id=source_id, kommun=kommun)
+            rejects.extend(rej)
+            recons.extend(rec)
         rejects, recon = _small_tables(rejects, recons)
     except BaseException:
         writer.discard()

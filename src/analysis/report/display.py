@@ -364,12 +364,20 @@ def attribution(source_ids: list[str] | tuple[str, ...] = ()) -> HTML:
             extra.append(sources[sid].attribution)
         elif local_sources.attribution_line(sid):
             extra.append(local_sources.attribution_line(sid))
+        elif sid.startswith("ledger-online-") and _online_attribution(sid):
+            extra.append(_online_attribution(sid))
         elif (config.MAPPINGS_DIR / f"{sid}.csv").is_file():
             extra.append(f"Compiled for kommun-it from public pages: data/mappings/{sid}.csv (one source per row)")
         else:
             raise UserError(f"attribution: source id {sid!r} is neither in {config.MANIFEST.name} nor a mapping table")
     return _both(lambda lang: "<p class='attribution'>" + "<br>".join(
         html.escape(line) for line in [attribution_line(lang), *extra]) + "</p>")
+
+
+def _online_attribution(source_id: str) -> str | None:
+    from ..sources import ledger_portals  # imported only when a report names an online ledger
+
+    return ledger_portals.attribution_line(source_id)
 
 
 def attribution_line(lang: str) -> str:

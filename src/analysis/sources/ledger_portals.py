@@ -139,6 +139,20 @@ def coverage_notes(raw_dir: Path | None = None) -> dict[str, str]:
     return notes
 
 
+def attribution_line(source_id: str, raw_dir: Path | None = None) -> str | None:
+    """The attribution of an online ledger source ("ledger-online-<kommunkod>"): publisher, where its files
+    were fetched from and when; None for any other source id."""
+    if not source_id.startswith("ledger-online-"):
+        return None
+    code = source_id.removeprefix("ledger-online-")
+    rows = [r for r in read_manifest(Path(raw_dir) if raw_dir else config.raw_dir()) if r["kommunkod"] == code]
+    if not rows:
+        return None
+    hosts = sorted({re.sub(r"^https?://([^/]+).*$", r"\1", r["url"]) for r in rows})
+    fetched = max(r["fetched_at"] for r in rows)[:10]
+    return f"Källa: {rows[0]['publisher']}, leverantörsreskontra ({', '.join(hosts)}), hämtad {fetched}"
+
+
 # ---------------------------------------------------------------- selection
 
 
