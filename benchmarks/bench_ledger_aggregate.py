@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 from analysis.ledgers import aggregate, store
 
 ACCOUNTS = [("74311", "software_licences"), ("74313", "it_consulting"), ("65400", "hardware"),

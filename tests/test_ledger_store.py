@@ -195,15 +195,18 @@ def test_parallel_structure_scan_and_a_wrong_encoding_guess(tmp_path, monkeypatc
 
 
 def test_ledger_stage_twice_gives_a_byte_identical_store(processed_dir, raw_dir, tmp_path):
-    """The real build's store and its aggregates, built again into another directory: the same bytes."""
+    """The real ledger stage, built twice into two directories (same pseudonym key): the same bytes."""
     from analysis import build
 
-    (tmp_path / "municipalities.parquet").write_bytes((processed_dir / "municipalities.parquet").read_bytes())
-    build.build(["ledgers"], raw_dir=raw_dir, out_dir=tmp_path)
-    first, again = store.store_dir(processed_dir), store.store_dir(tmp_path)
+    outs = [tmp_path / "first", tmp_path / "again"]
+    for out in outs:
+        out.mkdir()
+        (out / "municipalities.parquet").write_bytes((processed_dir / "municipalities.parquet").read_bytes())
+        build.build(["ledgers"], raw_dir=raw_dir, out_dir=out)
+    first, again = (store.store_dir(out) for out in outs)
     names = [p.relative_to(first) for p in store.iter_parts(first)]
     assert names and names == [p.relative_to(again) for p in store.iter_parts(again)]
     assert all((first / n).read_bytes() == (again / n).read_bytes() for n in names)
     for table in ("ledger_lens", "ledger_periods", "ledger_reconciliation", "ledger_rejects"):
-        assert (processed_dir / f"{table}.parquet").read_bytes() == (tmp_path / f"{table}.parquet").read_bytes()
-    assert not (tmp_path / "ledger.parquet").exists()
+        assert (outs[0] / f"{table}.parquet").read_bytes() == (outs[1] / f"{table}.parquet").read_bytes()
+    assert not (outs[1] / "ledger.parquet").exists()

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import UserError
-from . import parse, privacy, readers
+from . import parse, readers
 from .clean import Context, Tally, clean
 
 STORE = "ledger"
