@@ -210,3 +210,10 @@ def test_ledger_stage_twice_gives_a_byte_identical_store(processed_dir, raw_dir,
     for table in ("ledger_lens", "ledger_periods", "ledger_reconciliation", "ledger_rejects"):
         assert (outs[0] / f"{table}.parquet").read_bytes() == (outs[1] / f"{table}.parquet").read_bytes()
     assert not (outs[1] / "ledger.parquet").exists()
+
+
+def test_provenance_hashes_the_store_as_one_table(processed_dir):
+    from analysis import provenance
+
+    tables = {r["table"]: r["sha256"] for r in provenance.processed_hashes(processed_dir)}
+    assert {"ledger", "ledger_lens", "ledger_periods"} <= set(tables) and len(tables["ledger"]) == 64

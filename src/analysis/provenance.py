@@ -7,6 +7,7 @@ it through the environment variable `KOMMUN_IT_PROVENANCE`; `provenance` reads t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -84,12 +85,17 @@ def verify_raw(raw_dir: Path | None = None) -> int:
 
 
 def processed_hashes(processed_dir: Path | None = None) -> list[dict[str, str]]:
-    """sha256 of every parquet table in the processed directory, sorted by table name."""
+    """sha256 of every parquet table in the processed directory, sorted by table name; the partitioned ledger
+    store is the table `ledger`, hashed over its files' relative paths and bytes in path order."""
     directory = processed_dir or config.processed_dir()
-    return [
-        {"table": p.stem, "sha256": sha256_file(p)}
-        for p in sorted(directory.glob("*.parquet"))
-    ]
+    out = [{"table": p.stem, "sha256": sha256_file(p)} for p in directory.glob("*.parquet")]
+    store = directory / "ledger"
+    if store.is_dir():
+        digest = hashlib.sha256()
+        for part in sorted(store.rglob("*.parquet")):
+            digest.update(part.relative_to(store).as_posix().encode() + b"\0" + bytes.fromhex(sha256_file(part)))
+        out.append({"table": "ledger", "sha256": digest.hexdigest()})
+    return sorted(out, key=lambda r: r["table"])
 
 
 def snapshot() -> dict:
