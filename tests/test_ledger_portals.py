@@ -567,3 +567,6 @@ def test_fetched_ledgers_reach_the_store_the_lens_and_the_profile(portal, tmp_pa
     assert res.returncode == 0, res.stderr
     page = next((tmp_path / "reports" / "sv").rglob("2480-*.html")).read_text(encoding="utf-8")
     assert "Leverantörsreskontra från Umeå, hämtad från Opendatasoft" in page
+    assert "Källa: Umeå, leverantörsreskontra (127.0.0.1:" in page
+    deep_dives = sorted((tmp_path / "reports" / "sv").rglob("2480-*-20??-??.html"))
+    assert len(deep_dives) == 6 and all("Umeå" in p.read_text(encoding="utf-8") for p in deep_dives)
