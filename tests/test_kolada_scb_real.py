@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import urllib.parse
 from pathlib import Path
@@ -14,7 +13,7 @@ import requests
 from analysis import config, refresh
 from analysis.errors import UserError
 from analysis.sources import kolada, scb
-from loopback import serve
+from loopback import Handler, serve
 
 REAL = config.PROJECT_ROOT.parent / "shared" / "data" / "recorded"  # real responses, beside the project like the mirror
 
@@ -48,7 +47,7 @@ def test_real_municipality_list_has_the_290_kommuner(codes):
     assert all(isinstance(v["id"], str) for v in values)
 
 
-class Pages(http.server.BaseHTTPRequestHandler):
+class Pages(Handler):
     """Kolada v3 envelopes (built here) around the REAL group values, split in three pages."""
 
     values: list = []
@@ -64,13 +63,7 @@ class Pages(http.server.BaseHTTPRequestHandler):
         doc = {"values": part, "count": len(part), Pages.style: nxt,
                "previous_url" if Pages.style == "next_url" else "previous_page": None}
         out = json.dumps(doc).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+        self.reply(200, out)
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +151,7 @@ def test_v2_population_from_a_totals_answer_in_the_real_shape():
     assert pop["kommunkod"].tolist() == ["0180", "0180", "1480", "1480"]
 
 
-class V2(http.server.BaseHTTPRequestHandler):
+class V2(Handler):
     """PxWebApi 2.0 on loopback: the REAL TAB638 metadata, and a totals answer in the real envelope."""
 
     data: bytes = b""
@@ -172,16 +165,8 @@ class V2(http.server.BaseHTTPRequestHandler):
         elif path.endswith("/tables/TAB638/data"):
             out = V2.data
         else:
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+            return self.reply(404, b"")
+        self.reply(200, out)
 
 
 def test_refresh_population_scb_v2_end_to_end(raw_dir, tmp_path, monkeypatch):

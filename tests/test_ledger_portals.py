@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import http.server
 import json
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ from analysis.ledgers import ingest_file
 from analysis.sources import http as shttp
 from analysis.sources import ledger_entryscape, ledger_portals, publisher_search, publishers
 from analysis.sources.ledger_page import ledger_links
-from loopback import closed_port, serve
+from loopback import Handler, closed_port, serve
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 SEARCH = json.loads((RECORDED / "entryscape_store_search_vgr_trimmed.RECONSTRUCTED.json").read_text(encoding="utf-8"))
@@ -92,7 +91,7 @@ def resource_ids() -> list[str]:
 # ---------------------------------------------------------------- the portal server
 
 
-class Portal(http.server.BaseHTTPRequestHandler):
+class Portal(Handler):
     """Serves `files` (path -> bytes or callable(query) -> (status, bytes)) and the paged APIs; logs requests."""
 
     files: dict = {}
@@ -127,15 +126,7 @@ class Portal(http.server.BaseHTTPRequestHandler):
             headers = extra[0] if extra else {}
         if isinstance(out, str):
             out = out.replace("{HOST}", me).encode()
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+        self.reply(status, out, headers)
 
 
 @pytest.fixture(scope="module")

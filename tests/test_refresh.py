@@ -7,7 +7,6 @@ local http.server, and the API base URLs point at it through KOMMUN_IT_SCB_API /
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import yaml
 from analysis import build, refresh
 from analysis.errors import UserError
 from analysis.reference import build_municipalities, build_population
-from loopback import closed_port, serve
+from loopback import Handler, closed_port, serve
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 FOUR = ["0114", "0180", "1480", "2584"]
@@ -32,7 +31,7 @@ def recorded(name: str) -> bytes:
     return (RECORDED / name).read_bytes()
 
 
-class RecordedAPI(http.server.BaseHTTPRequestHandler):
+class RecordedAPI(Handler):
     """Serves the recorded answers at /scb/... and /kolada/..., logging every request."""
 
     log: list[tuple[str, str, bytes]] = []
@@ -50,11 +49,7 @@ class RecordedAPI(http.server.BaseHTTPRequestHandler):
             status, out = 404, b'{"error": "not found"}'
         kolada = f"http://127.0.0.1:{self.server.server_address[1]}/kolada".encode()
         out = out.replace(b"https://api.kolada.se/v3", kolada)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        self.reply(status, out, {"Content-Type": "application/json; charset=utf-8"})
 
     @staticmethod
     def _recorded(method: str, path: str, page: str) -> bytes | None:
@@ -73,8 +68,6 @@ class RecordedAPI(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         self._answer("POST")
 
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")

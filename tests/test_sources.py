@@ -7,7 +7,6 @@ answer, and the mirrored 2021 UHM workbooks standing in for another year's expor
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
 import socket
@@ -26,13 +25,13 @@ from analysis.sources import http as shttp
 from analysis.sources import ted, ted_api, uhm
 from analysis.sources.cli import parse_years
 from analysis.sources.synthetic import TED_COLUMNS, synthetic_ted_table, write_synthetic_zip
-from loopback import serve
+from loopback import Handler, serve
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 SE_BUYERS = [("Göteborgs Stad", "212000-1355"), ("Kommunstyrelsen i Tierp", "2120000000"), ("SYNTHETIC AB", "5560000000")]
 
 
-class Routes(http.server.BaseHTTPRequestHandler):
+class Routes(Handler):
     """Answers from Routes.table: path → callable(handler, body) -> (status, headers, bytes)."""
 
     table: dict = {}
@@ -44,12 +43,7 @@ class Routes(http.server.BaseHTTPRequestHandler):
         Routes.log.append((method, url.path, url.query, body, dict(self.headers)))
         route = Routes.table.get(url.path)
         status, headers, out = route(self, body) if route else (404, {}, b"not found")
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        self.reply(status, out, headers)
 
     def do_GET(self):  # noqa: N802
         self._serve("GET")
@@ -57,8 +51,6 @@ class Routes(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         self._serve("POST")
 
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
