@@ -42,14 +42,25 @@ def cli_env(tmp_path) -> dict[str, str]:
     return env
 
 
+def linked_home(home: Path, processed_dir: Path, raw_dir: Path) -> Path:
+    """A KOMMUN_IT_HOME at `home` whose data/processed and data/raw are the session's build and raw data."""
+    (home / "data").mkdir(exist_ok=True)
+    (home / "data" / "processed").symlink_to(processed_dir)
+    (home / "data" / "raw").symlink_to(raw_dir)
+    return home
+
+
+@pytest.fixture(scope="module")
+def real_home(processed_dir, raw_dir, tmp_path_factory):
+    """A home on the real data for a module's tests (set KOMMUN_IT_HOME to it)."""
+    return linked_home(tmp_path_factory.mktemp("real_home"), processed_dir, raw_dir)
+
+
 @pytest.fixture(scope="session")
 def rendered(processed_dir, raw_dir, tmp_path_factory):
     """Every notebook rendered once (national reports, one region, one municipality), serially, in both
     languages, with the site around them (landing pages, 290 profiles); shared by the notebook and browser tests."""
-    home = tmp_path_factory.mktemp("notebooks-home")
-    (home / "data").mkdir()
-    (home / "data" / "processed").symlink_to(processed_dir)
-    (home / "data" / "raw").symlink_to(raw_dir)
+    home = linked_home(tmp_path_factory.mktemp("notebooks-home"), processed_dir, raw_dir)
     mp = pytest.MonkeyPatch()
     mp.setenv("KOMMUN_IT_HOME", str(home))
     mp.delenv("KOMMUN_IT_PROVENANCE", raising=False)
@@ -66,9 +77,7 @@ def home(raw_dir, processed_dir, tmp_path, monkeypatch):
     """A scratch KOMMUN_IT_HOME whose data/processed is the session's full build."""
     from analysis import provenance
 
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "processed").symlink_to(processed_dir)
-    (tmp_path / "data" / "raw").symlink_to(raw_dir)
+    linked_home(tmp_path, processed_dir, raw_dir)
     monkeypatch.setenv("KOMMUN_IT_HOME", str(tmp_path))
     monkeypatch.delenv(provenance.ENV_VAR, raising=False)
     return tmp_path

@@ -15,10 +15,8 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import sys
 import time
 
-import pytest
 import typer
 
 from analysis import cli, config, render
@@ -68,16 +66,6 @@ def _plan(args: str):
     p = render_cmd.make_context("render", shlex.split(args)).params
     return render.plan(p["region"], p["municipality"], p["all_reports"], p["notebook"],
                        render.parse_params(p["param"] or []), ledgers=p["ledger"])
-
-
-@pytest.fixture
-def home(raw_dir, processed_dir, tmp_path, monkeypatch):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "processed").symlink_to(processed_dir)
-    (tmp_path / "data" / "raw").symlink_to(raw_dir)
-    monkeypatch.setenv("KOMMUN_IT_HOME", str(tmp_path))
-    monkeypatch.delenv("KOMMUN_IT_PROVENANCE", raising=False)
-    return tmp_path
 
 
 def test_examples_are_found():

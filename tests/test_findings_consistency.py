@@ -12,15 +12,6 @@ from analysis import report
 from analysis.report import findings
 
 
-@pytest.fixture(scope="module")
-def real_home(processed_dir, raw_dir, tmp_path_factory):
-    home = tmp_path_factory.mktemp("real_home")
-    (home / "data").mkdir()
-    (home / "data" / "processed").symlink_to(processed_dir)
-    (home / "data" / "raw").symlink_to(raw_dir)
-    return home
-
-
 @pytest.fixture
 def real(real_home, monkeypatch, tmp_path):
     monkeypatch.setenv("KOMMUN_IT_HOME", str(real_home))

@@ -9,15 +9,6 @@ from analysis import config
 from analysis.report import data, findings, landing
 
 
-@pytest.fixture(scope="module")
-def real_home(processed_dir, raw_dir, tmp_path_factory):
-    home = tmp_path_factory.mktemp("landing_home")
-    (home / "data").mkdir()
-    (home / "data" / "processed").symlink_to(processed_dir)
-    (home / "data" / "raw").symlink_to(raw_dir)
-    return home
-
-
 @pytest.fixture
 def site(real_home, monkeypatch):
     monkeypatch.setenv("KOMMUN_IT_HOME", str(real_home))
