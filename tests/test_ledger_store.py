@@ -69,7 +69,7 @@ def streamed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("store")
     path = synthetic_csv(tmp / "synthetic_ledger.csv")
     whole = ingest_file(path, municipalities=KOMMUNER)
-    stored = ingest_to_store([path], tmp / "ledger", municipalities=KOMMUNER, block_size=BLOCK)
+    stored = ingest_to_store([path], tmp / "ledger", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     return path, whole, stored
 
 
@@ -127,7 +127,7 @@ def test_aggregation_equals_a_pandas_groupby(streamed):
 
 def test_two_builds_are_byte_identical(tmp_path, streamed):
     path, _, stored = streamed
-    again = ingest_to_store([path], tmp_path / "again", municipalities=KOMMUNER, block_size=BLOCK)
+    again = ingest_to_store([path], tmp_path / "again", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     first = {p.relative_to(stored.store): p.read_bytes() for p in store.iter_parts(stored.store)}
     second = {p.relative_to(again.store): p.read_bytes() for p in store.iter_parts(again.store)}
     assert first == second
@@ -138,7 +138,7 @@ def test_decimal_decisions_are_the_whole_files(tmp_path):
     streamed again with the whole file's counts and rejects exactly what the whole-file path rejects."""
     path = synthetic_csv(tmp_path / "synthetic_mixed.csv", bad_amounts=0, dot_rows=10)
     whole = ingest_file(path, municipalities=KOMMUNER)
-    stored = ingest_to_store([path], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK)
+    stored = ingest_to_store([path], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     assert whole.rejects["reason"].str.startswith("mixed decimal separators").sum() > 0
     pd.testing.assert_frame_equal(stored.rejects, whole.rejects)
     pd.testing.assert_frame_equal(by_row(store.read_store(stored.store)), by_row(whole.ledger))
@@ -151,11 +151,11 @@ def test_one_percent_rule_counts_the_whole_file(tmp_path):
     with pytest.raises(UserError) as whole_err:
         ingest_file(bad, municipalities=KOMMUNER)
     with pytest.raises(UserError) as stream_err:
-        ingest_to_store([bad], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK)
+        ingest_to_store([bad], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     assert str(stream_err.value) == str(whole_err.value)
     assert not (tmp_path / "ledger").exists(), "a refused file leaves no store behind"
     fine = synthetic_csv(tmp_path / "synthetic_fine.csv", bad_amounts=10)
-    stored = ingest_to_store([fine], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK)
+    stored = ingest_to_store([fine], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     assert stored.reconciliation.iloc[0]["rows_rejected"] == 10 + 3
 
 
@@ -164,7 +164,7 @@ def test_a_month_published_twice_is_rejected_whole(tmp_path):
     copy = tmp_path / "synthetic_b.csv"
     copy.write_bytes(path.read_bytes())
     whole = ingest_files([path, copy], municipalities=KOMMUNER)
-    stored = ingest_to_store([path, copy], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK)
+    stored = ingest_to_store([path, copy], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     pd.testing.assert_frame_equal(stored.reconciliation, whole.reconciliation)
     pd.testing.assert_frame_equal(stored.rejects, whole.rejects)
     assert stored.reconciliation.iloc[1]["rows_clean"] == 0
@@ -180,7 +180,7 @@ def test_parallel_structure_scan_and_a_wrong_encoding_guess(tmp_path, monkeypatc
     path.write_bytes((text + text.splitlines()[1].replace("Synthetic unit", "Synthetisk förvaltning") + "\n")
                      .encode("cp1252"))
     whole = ingest_file(path, municipalities=KOMMUNER)
-    stored = ingest_to_store([path], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK)
+    stored = ingest_to_store([path], tmp_path / "ledger", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     assert "decoded as cp1252" in whole.reconciliation.iloc[0]["note"]
     pd.testing.assert_frame_equal(stored.reconciliation, whole.reconciliation)
     pd.testing.assert_frame_equal(by_row(store.read_store(stored.store)), by_row(whole.ledger))
@@ -190,7 +190,7 @@ def test_parallel_structure_scan_and_a_wrong_encoding_guess(tmp_path, monkeypatc
     with pytest.raises(UserError) as whole_err:
         ingest_file(mixed, municipalities=KOMMUNER)
     with pytest.raises(UserError) as stream_err:
-        ingest_to_store([mixed], tmp_path / "ledger2", municipalities=KOMMUNER, block_size=BLOCK)
+        ingest_to_store([mixed], tmp_path / "ledger2", municipalities=KOMMUNER, block_size=BLOCK, chunk_size=BLOCK)
     assert str(stream_err.value) == str(whole_err.value)
 
 

@@ -237,11 +237,13 @@ def ingest_to_store(
     decimal: str | None = None,
     max_bad_share: float = 0.01,
     block_size: int = store.BLOCK_SIZE,
+    chunk_size: int = store.CHUNK_SIZE,
 ) -> Stored:
     """ingest_files() into a partitioned store at `store_root` (replaced whole), in bounded memory.
 
-    CSV files are streamed in chunks of about `block_size` bytes; the ledger rows, rejects and
-    reconciliation are exactly those of ingest_files(). Workbooks and JSON files are cleaned whole.
+    CSV files are read in blocks of about `block_size` bytes and cleaned in chunks of about `chunk_size`;
+    the ledger rows, rejects and reconciliation are exactly those of ingest_files(). Workbooks and JSON
+    files are cleaned whole.
     """
     municipalities = frozenset(municipalities)
     _check_params(kommun, period, municipalities)
@@ -252,7 +254,7 @@ def ingest_to_store(
         rejects, recons, shapes = _files_into(
             writer, list(map(Path, paths)), municipalities=municipalities, source_id=source_id, shape=shape,
             kommun=kommun, period=period, encoding=encoding, delimiter=delimiter, decimal=decimal,
-            max_bad_share=max_bad_share, block_size=block_size)
+            max_bad_share=max_bad_share, block_size=block_size, chunk_size=chunk_size)
         rejects, recon = _small_tables(rejects, recons)
     except BaseException:
         writer.discard()
@@ -263,7 +265,8 @@ def ingest_to_store(
 def _files_into(writer: store.StoreWriter, paths: list[Path], *, municipalities: frozenset[str], source_id: str,
                 shape: str | None = None, kommun: str | None = None, period: str | None = None,
                 encoding: str | None = None, delimiter: str | None = None, decimal: str | None = None,
-                max_bad_share: float = 0.01, block_size: int = store.BLOCK_SIZE) -> tuple[list, list, dict]:
+                max_bad_share: float = 0.01, block_size: int = store.BLOCK_SIZE,
+                chunk_size: int = store.CHUNK_SIZE) -> tuple[list, list, dict]:
     """Clean the files of one source into an open store writer (CSV streamed, the rest whole); a file whose
     content repeats an earlier one of the same call is rejected whole. Returns (rejects, reconciliations, shapes)."""
     rejects, recons, shapes, seen = [], [], {}, {}
@@ -283,7 +286,7 @@ def _files_into(writer: store.StoreWriter, paths: list[Path], *, municipalities:
         seen.setdefault(fp, path.name)
         if streamable:
             done = store.stream_csv(path, ctx, writer, shape=shape, encoding=encoding, delimiter=delimiter,
-                                    block_size=block_size)
+                                    block_size=block_size, chunk_size=chunk_size)
             rejects.append(done.rejects)
             recons.append(done.reconciliation)
             shapes[path.name] = done.shape

@@ -20,6 +20,8 @@ from .readers import RawLedger
 UNKNOWN_SUPPLIER = "(okänd leverantör)"
 # Columns holding text copied from the raw file: scanned for personnummer before anything is written.
 LEDGER_TEXT = ("buyer_unit", "supplier_name", "account", "account_text", "invoice_id")
+REJECT_COLUMNS = ("source_id", "source_file", "source_row", "reason", "raw_amount", "amount_ore", "raw_supplier_name",
+                  "raw_supplier_id", "raw_date", "raw_text")
 REJECT_TEXT = ("reason", "raw_amount", "raw_supplier_name", "raw_supplier_id", "raw_date", "raw_text")
 
 
@@ -297,9 +299,15 @@ def clean(raw: RawLedger, ctx: Context, tally: Tally | None = None) -> tuple[pd.
 
 def reconcile(raw: RawLedger, ctx: Context, ore_in: int, ledger: pd.DataFrame, rejects: pd.DataFrame) -> dict:
     """One reconciliation row; UserError when rows or öre do not add up."""
-    rows_clean, rows_rejected = len(ledger), len(rejects)
     ore_clean = parse.exact_sum(ledger["amount_ore"].to_numpy())
     ore_rejected = parse.exact_sum(rejects["amount_ore"].fillna(0).to_numpy(dtype="int64"))
+    return reconciliation_row(raw, ctx, ore_in, (len(ledger), ore_clean), (len(rejects), ore_rejected))
+
+
+def reconciliation_row(raw: RawLedger, ctx: Context, ore_in: int, clean_side: tuple[int, int],
+                       rejected_side: tuple[int, int] = (0, 0)) -> dict:
+    """The reconciliation row of counted (rows, öre) on each side; UserError when they do not add up."""
+    (rows_clean, ore_clean), (rows_rejected, ore_rejected) = clean_side, rejected_side
     limit = 2**63 - 1
     if any(abs(x) > limit for x in (ore_in, ore_clean, ore_rejected)):
         raise UserError(
@@ -329,3 +337,10 @@ def reconcile(raw: RawLedger, ctx: Context, ore_in: int, ledger: pd.DataFrame, r
         "balanced": balanced,
         "note": privacy.scrub_text("; ".join(notes)),  # notes quote sheet names and headers from the file
     }
+
+
+def empty_rejects() -> pd.DataFrame:
+    """The rejects of a chunk without rejects, with the columns and dtypes clean() gives them."""
+    text = {c: parse.const_series(None, 0) for c in REJECT_COLUMNS}
+    return pd.DataFrame(text | {"source_row": np.empty(0, dtype="int64"), "amount_ore": pd.array([], dtype="Int64")})[
+        list(REJECT_COLUMNS)]

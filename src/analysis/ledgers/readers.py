@@ -264,6 +264,22 @@ def iter_csv(plan: CsvPlan, block_size: int, threads: bool = False) -> Iterator[
     yield pending
 
 
+def concat_raw(parts: list[RawLedger]) -> RawLedger:
+    """Consecutive chunks of one file (iter_csv) as one chunk: columns joined, row numbers and bad rows kept."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    columns = {name: pa.concat_arrays([c for p in parts for c in _chunks(p.columns[name])]) for name in first.columns}
+    raw = RawLedger(first.path, first.container, first.shape, first.encoding, first.delimiter, columns,
+                    np.concatenate([p.source_row for p in parts]), [b for p in parts for b in p.bad_rows],
+                    first.amount_is_float, first.grain, list(first.notes))
+    return raw
+
+
+def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+
+
 def _arrow_csv(path: Path, enc: str, delim: str, headers: list[str], wanted: set[str], threads: bool = True):
     """Read the wanted columns as text; ragged and blank lines are collected with their line numbers."""
     bad: list[dict] = []
@@ -478,4 +494,4 @@ def fingerprint_chunks(chunks: Iterator[RawLedger]) -> str:
     return hashlib.sha256(np.sort(np.concatenate(hashes)).tobytes()).hexdigest()
 
 
-__all__ = ["CsvPlan", "RawLedger", "csv_plan", "iter_csv", "read_raw", "attach_orgnr_by_name", "monthly_crosscheck", "fingerprint", "fingerprint_chunks"]
+__all__ = ["CsvPlan", "RawLedger", "concat_raw", "csv_plan", "iter_csv", "read_raw", "attach_orgnr_by_name", "monthly_crosscheck", "fingerprint", "fingerprint_chunks"]

@@ -18,6 +18,7 @@ import dataclasses
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import UserError
-from . import parse, readers
+from . import fast, parse, readers
 from .clean import Context, Tally, clean
 
 STORE = "ledger"
@@ -36,6 +37,10 @@ PARTITIONS = ("kommunkod", "year")
 # Bytes of CSV per chunk (~55,000 national-spec rows). pyarrow's streaming reader reads up to 32 blocks
 # ahead of a slower consumer, so the block size, not the file size, bounds the memory: 32 × 8 MB.
 BLOCK_SIZE = 8 << 20
+# Bytes of CSV cleaned at once (consecutive blocks joined, ~450,000 rows): large enough that the per-value
+# work of the fast lane (fast.py) is done once for many rows, small enough for 1 GB on a 20 M-row file.
+CHUNK_SIZE = 64 << 20
+FAST_LANE = True  # regular chunks are cleaned by fast.clean_chunk (tests switch it off to compare)
 _DICTIONARY = ["source_id", "source_file", "grain", "period", "buyer_unit", "supplier_name", "supplier_orgnr",
                "supplier_key", "account", "account_text"]  # repetitive text; invoice ids are mostly unique
 _WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICTIONARY, write_statistics=True)
@@ -88,6 +93,8 @@ class StoreWriter:
         shutil.rmtree(self.scratch, ignore_errors=True)
         self.scratch.mkdir(parents=True)
         self.files = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="ledger-store")
+        self._pending: Future | None = None
 
     def next_file(self) -> int:
         """A new file number (the FFFF of the part names)."""
@@ -98,27 +105,57 @@ class StoreWriter:
         """Append one validated chunk of ledger rows, split by municipality and year, rows in file order."""
         if ledger.empty:
             return
-        codes = ledger["kommunkod"].to_numpy(dtype=object)
-        years = ledger["year"].to_numpy()
-        table = to_arrow(ledger)
-        for kommunkod, year in sorted(set(zip(codes, years.tolist()))):
-            mask = (codes == kommunkod) & (years == year)
+        self.write_arrow(to_arrow(ledger), pa.array(ledger["kommunkod"], type=pa.string()),
+                         ledger["year"].to_numpy(dtype=np.int64), file_no, chunk_no)
+
+    def write_arrow(self, table: pa.Table, kommunkod: pa.Array, year: np.ndarray, file_no: int, chunk_no: int) -> None:
+        """Append stored columns (ARROW_SCHEMA) with each row's municipality and year: one part file per
+        partition, rows in file order. Files are written by a background thread while the next chunk is
+        cleaned (one write in flight, so memory stays bounded)."""
+        if not len(table):
+            return
+        codes = kommunkod.dictionary_encode()
+        names = codes.dictionary.to_pylist()
+        combo = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 10_000 + year
+        parts = sorted((names[int(c) // 10_000], int(c) % 10_000) for c in np.unique(combo))
+        jobs = []
+        for k, y in parts:
+            mask = combo == names.index(k) * 10_000 + y
             part = table if mask.all() else table.filter(pa.array(mask))
-            folder = self.scratch / f"kommunkod={kommunkod}" / f"year={int(year)}"
-            folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, folder / f"part-{file_no:04d}-{chunk_no:05d}.parquet", **_WRITE)
+            jobs.append((part, self.scratch / f"kommunkod={k}" / f"year={y}" / f"part-{file_no:04d}-{chunk_no:05d}.parquet"))
+        self.wait()
+        self._pending = self._pool.submit(_write_parts, jobs)
+
+    def wait(self) -> None:
+        """Block until the write in flight is on disk (and raise its error, if any)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def discard(self) -> None:
+        try:
+            self.wait()
+        except Exception:  # the store is thrown away; the error that led here is the one to report
+            pass
+        self._pool.shutdown()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def commit(self) -> Path:
         """Replace the store by what was written (an old store is removed only after the new one is whole)."""
+        self.wait()
+        self._pool.shutdown()
         old = self.root.with_name(f".{self.root.name}.old-{os.getpid()}")
         if self.root.exists():
             os.replace(self.root, old)
         os.replace(self.scratch, self.root)
         shutil.rmtree(old, ignore_errors=True)
         return self.root
+
+
+def _write_parts(jobs: list[tuple[pa.Table, Path]]) -> None:
+    for part, path in jobs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(part, path, **_WRITE)
 
 
 def to_arrow(ledger: pd.DataFrame) -> pa.Table:
@@ -216,37 +253,67 @@ def _decisions(stats: tuple[int, int, int, int]) -> tuple:
 
 
 def _stream_pass(plan: readers.CsvPlan, ctx: Context, writer: StoreWriter, file_no: int, block_size: int,
-                 assumed: tuple | None, threads: bool = False) -> tuple[Streamed | None, tuple | None, tuple | None]:
+                 chunk_size: int, assumed: tuple | None,
+                 threads: bool = False) -> tuple[Streamed | None, tuple | None, tuple | None]:
     """One pass over the file. Returns (result, assumed stats, whole-file stats); result is None when the
-    whole file's decimal decisions differ from those assumed from its first chunk (then pass again)."""
-    from . import validate_chunk
+    whole file's decimal decisions differ from those assumed from its first chunk (then pass again).
+
+    Regular chunks take the fast lane (fast.py); the others, and every chunk when FAST_LANE is off, clean().
+    The fast lane's rows are validated against LEDGER_SCHEMA's column checks once per file, through the
+    distinct values it saw (fast.Witness)."""
+    from . import _LEDGER_COLUMNS_ONLY, validate_chunk
+    from ..io import validate
 
     tally = Tally()
+    witness = fast.Witness()
     rejects, recons, total = [], [], None
-    ragged, rows_in = [], 0
-    for chunk_no, raw in enumerate(readers.iter_csv(plan, block_size, threads)):
+    ragged, rows_in, fast_rows = [], 0, 0
+    for chunk_no, raw in enumerate(_joined(readers.iter_csv(plan, block_size, threads), chunk_size // block_size)):
         ragged.extend(b for b in raw.bad_rows if b["reason"].startswith("ragged"))
         rows_in += raw.rows_in
+        plain = fast.amounts(raw.columns.get("amount")) if FAST_LANE else None
         if "amount" in raw.columns:
-            stats = parse.decimal_stats(raw.columns["amount"])
+            stats = plain.stats if plain is not None else parse.decimal_stats(raw.columns["amount"])
             total = _add(total, stats)
             assumed = assumed or stats
         chunk_ctx = dataclasses.replace(ctx, amount_stats=assumed)
-        ledger, rej, rec = clean(raw, chunk_ctx, tally)
-        writer.write(validate_chunk(ledger), file_no, chunk_no)
+        done = fast.clean_chunk(raw, chunk_ctx, tally, plain, witness) if plain is not None else None
+        if done is not None:
+            table, kommun, year, rej, rec = done
+            writer.write_arrow(table, kommun, year, file_no, chunk_no)
+            fast_rows += len(table)
+        else:
+            ledger, rej, rec = clean(raw, chunk_ctx, tally)
+            writer.write(validate_chunk(ledger), file_no, chunk_no)
+            del ledger
         rejects.append(rej)
         recons.append(rec)
-        del raw, ledger
+        del raw, done
     _check_ragged_whole(plan, ctx, ragged, rows_in)
     if total is not None and _decisions(total) != _decisions(assumed) and total != assumed:
         return None, assumed, total
     tally.check(str(plan.path), ctx)
+    if fast_rows:
+        validate(witness.frame(), _LEDGER_COLUMNS_ONLY, "ledger")
     rec = dict(recons[0])
     for key in ("rows_in", "rows_clean", "rows_rejected", "ore_in", "ore_clean", "ore_rejected"):
         rec[key] = sum(r[key] for r in recons)
     rec["balanced"] = all(r["balanced"] for r in recons) and rec["rows_in"] == rows_in
     rej = rejects[0] if len(rejects) == 1 else pd.concat(rejects, ignore_index=True)
     return Streamed(rej, rec, plan.shape), assumed, total
+
+
+def _joined(chunks: Iterator[readers.RawLedger], per: int) -> Iterator[readers.RawLedger]:
+    """Consecutive chunks of the reader joined `per` at a time (readers.concat_raw)."""
+    per = max(1, per)
+    group: list[readers.RawLedger] = []
+    for raw in chunks:
+        group.append(raw)
+        if len(group) == per:
+            yield readers.concat_raw(group)
+            group = []
+    if group:
+        yield readers.concat_raw(group)
 
 
 def _check_ragged_whole(plan: readers.CsvPlan, ctx: Context, ragged: list[dict], rows_in: int) -> None:
@@ -261,7 +328,7 @@ PARALLEL_SCAN_BYTES = 64 << 20  # from this size the whole-file structure scan r
 
 def stream_csv(path: Path, ctx: Context, writer: StoreWriter, *, shape: str | None = None,
                encoding: str | None = None, delimiter: str | None = None,
-               block_size: int = BLOCK_SIZE) -> Streamed:
+               block_size: int = BLOCK_SIZE, chunk_size: int = CHUNK_SIZE) -> Streamed:
     """Clean one CSV file chunk by chunk into the store; the same rows, rejects and reconciliation as
     `clean(read_raw(path))`, in bounded memory.
 
@@ -280,7 +347,7 @@ def stream_csv(path: Path, ctx: Context, writer: StoreWriter, *, shape: str | No
     file_no = writer.next_file()
     if path.stat().st_size < PARALLEL_SCAN_BYTES:
         plan = _plan(path, head, shape, encoding, delimiter)
-        return _stream_file(plan, ctx, writer, file_no, block_size)
+        return _stream_file(plan, ctx, writer, file_no, block_size, chunk_size)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -288,7 +355,7 @@ def stream_csv(path: Path, ctx: Context, writer: StoreWriter, *, shape: str | No
         scan = pool.submit(_plan, path, head, shape, encoding, delimiter)
         try:
             guess = readers.csv_plan(path, head, shape, encoding, delimiter, scan=False)
-            result, error = _stream_file(guess, ctx, writer, file_no, block_size), None
+            result, error = _stream_file(guess, ctx, writer, file_no, block_size, chunk_size), None
         except Exception as exc:  # the structure scan's verdict, when it has one, is the file's first error
             guess, result, error = None, None, exc
         plan = scan.result()
@@ -299,7 +366,7 @@ def stream_csv(path: Path, ctx: Context, writer: StoreWriter, *, shape: str | No
             raise UserError(f"{path}: {readers._count_mismatch(result.reconciliation['rows_in'], plan.records)}")
         return result
     _drop_file(writer, file_no)
-    return _stream_file(plan, ctx, writer, file_no, block_size)
+    return _stream_file(plan, ctx, writer, file_no, block_size, chunk_size)
 
 
 def _plan(path: Path, head: bytes, shape, encoding, delimiter) -> readers.CsvPlan:
@@ -316,21 +383,22 @@ def _same_reading(plan: readers.CsvPlan, guess: readers.CsvPlan) -> bool:
 
 
 def _drop_file(writer: StoreWriter, file_no: int) -> None:
+    writer.wait()
     for f in writer.scratch.glob(f"kommunkod=*/year=*/part-{file_no:04d}-*.parquet"):
         f.unlink()
 
 
 def _stream_file(plan: readers.CsvPlan, ctx: Context, writer: StoreWriter, file_no: int,
-                 block_size: int) -> Streamed:
+                 block_size: int, chunk_size: int) -> Streamed:
     """Parse on all cores; a file with a ragged or empty line is parsed again on one, because only then
     does pyarrow number the lines it cannot split (they become rejects with their row number)."""
     threads = True
     while True:
         try:
-            result, assumed, total = _stream_pass(plan, ctx, writer, file_no, block_size, None, threads)
+            result, assumed, total = _stream_pass(plan, ctx, writer, file_no, block_size, chunk_size, None, threads)
             if result is None:
                 _drop_file(writer, file_no)
-                result, _, _ = _stream_pass(plan, ctx, writer, file_no, block_size, total, threads)
+                result, _, _ = _stream_pass(plan, ctx, writer, file_no, block_size, chunk_size, total, threads)
             return result
         except readers.Unnumbered:
             _drop_file(writer, file_no)

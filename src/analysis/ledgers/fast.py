@@ -1,0 +1,315 @@
+"""The fast lane of streamed ingest: a chunk whose every row is regular is cleaned in arrow, per unique value.
+
+Why: a national ledger is hundreds of millions of postings, and almost every chunk of a published file is
+regular. clean() decides row by row in pandas (about 2 s per million rows); this lane computes each
+field once per distinct raw value (suppliers, names, accounts, units, dates repeat) and the rest with
+vectorised arrow kernels, and gives exactly clean()'s rows.
+
+A chunk takes this lane only when clean() would reject none of its rows and raise no error:
+- every line split into the header's fields (no ragged or blank lines);
+- every amount is plain (`parse._FAST` after spaces are removed) and none is a bare personnummer, and the
+  file's decimal-separator counts so far do not mix "," and ".";
+- every date parses (or the file name gives the month), every kommunkod is given and one of the 290;
+- the rows are postings and the file is not a duplicate publication.
+Any other chunk goes through clean() unchanged, so rejects and error messages are always clean()'s.
+tests/test_ledger_fast.py compares the two lanes store file by store file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import parse, privacy
+from .clean import UNKNOWN_SUPPLIER, Context, Tally, empty_rejects, reconciliation_row
+from .readers import RawLedger
+
+_SPACE_CHARS = (" ", "\t", "\u00a0", "\u202f", "\u2009")  # parse._SPACES, as literal characters
+_BARE_PNR = r"^(?:18|19|20)?\d{10}$"  # parse._personnummer_amounts' candidates
+# parse._FAST, split into its parts
+_PLAIN = r"^(?P<sign>[+-]?)(?P<int>\d{1,15})(?:(?P<sep>[.,])(?P<frac>\d{1,2}))?$"
+NULL = pa.scalar(None, pa.string())
+
+
+@dataclass
+class Amounts:
+    """A chunk's plain amounts in öre and its parse.decimal_stats."""
+
+    ore: np.ndarray
+    stats: tuple[int, int, int, int]
+
+
+def amounts(column: pa.Array | pa.ChunkedArray | None) -> Amounts | None:
+    """Plain amounts ("-1 302,03", "1302.03") to öre with the chunk's decimal_stats; None when any amount
+    is not plain, so that parse_amounts (and decimal_stats) decide the chunk instead.
+
+    Exactness: parse_amounts trims, turns "−" into "-" and removes the space characters; here the same
+    characters are removed first and the result must then match `_PLAIN` whole, so it holds no other
+    whitespace and trimming would change nothing (trimming and removing commute). Such a text matches
+    parse._FAST, and decimal_stats' patterns exactly when it holds the separator: all four counts are
+    the separator counts.
+    """
+    if column is None or column.null_count:
+        return None
+    arr = parse._as_string_array(column)
+    if not len(arr):
+        return None
+    s = arr
+    rare = ("\t",) if pc.all(pc.string_is_ascii(s)).as_py() else ("\u2212",) + _SPACE_CHARS[1:]
+    for ch in rare:
+        if pc.any(pc.match_substring(s, ch)).as_py():
+            s = pc.replace_substring(s, ch, "-" if ch == "\u2212" else "")
+    if pc.any(pc.match_substring(s, " ")).as_py():
+        s = pc.replace_substring(s, " ", "")
+    parts = pc.extract_regex(s, _PLAIN)
+    if parts.null_count:
+        return None
+    sign, whole, sep, frac = (pc.fill_null(parts.field(k), "") for k in ("sign", "int", "sep", "frac"))
+    long_bare = pc.and_(pc.greater_equal(pc.binary_length(whole), 10), pc.equal(pc.binary_length(s), pc.binary_length(whole)))
+    if pc.any(long_bare).as_py():  # maybe a bare personnummer (parse._personnummer_amounts)
+        if pc.any(pc.match_substring_regex(s.filter(long_bare), _BARE_PNR)).as_py():
+            return None
+    ore = pc.cast(whole, pa.int64()).to_numpy(zero_copy_only=False) * 100
+    has_frac = pc.not_equal(frac, "")
+    if pc.any(has_frac).as_py():
+        cents = pc.cast(pc.if_else(has_frac, pc.utf8_rpad(frac, 2, "0"), "0"), pa.int64())
+        ore = ore + cents.to_numpy(zero_copy_only=False)
+    ore = np.where(pc.equal(sign, "-").to_numpy(zero_copy_only=False), -ore, ore)
+    comma = int(pc.sum(pc.equal(sep, ",")).as_py() or 0)
+    dot = int(pc.sum(pc.equal(sep, ".")).as_py() or 0)
+    return Amounts(ore, (comma, dot, comma, dot))
+
+
+@dataclass
+class Witness:
+    """What LEDGER_SCHEMA's column checks need to see of a file's fast chunks: each checked column's
+    distinct values, and the range of the others (their checks are per value, so this is the same verdict
+    as validating every row)."""
+
+    values: dict[str, set] = field(default_factory=dict)
+    ranges: dict[str, list] = field(default_factory=dict)
+    nulls: set[str] = field(default_factory=set)
+
+    def distinct(self, name: str, uniques: pa.Array, has_null: bool) -> None:
+        self.values.setdefault(name, set()).update(v for v in uniques.to_pylist() if v is not None)
+        if has_null or uniques.null_count:
+            self.nulls.add(name)
+
+    def span(self, name: str, arr: pa.Array) -> None:
+        if arr.null_count:
+            self.nulls.add(name)
+        lo_hi = pc.min_max(arr)
+        for v in (lo_hi["min"].as_py(), lo_hi["max"].as_py()):
+            if v is not None:
+                self.ranges.setdefault(name, []).append(v)
+
+    def frame(self) -> pd.DataFrame:
+        """One pandas frame holding every witnessed value, each column cycled to the longest."""
+        from . import LEDGER_COLUMNS
+        from .store import _type
+
+        cols = {}
+        for name in LEDGER_COLUMNS:
+            vals = sorted(self.values.get(name, ())) or sorted(self.ranges.get(name, ()))
+            cols[name] = vals + ([None] if name in self.nulls else [])
+        length = max(1, *(len(v) for v in cols.values()))
+        out = {}
+        for name, vals in cols.items():
+            vals = (vals * (length // max(len(vals), 1) + 1))[:length] if vals else [None] * length
+            t = _type(name)
+            arr = pa.array(vals, type=t)
+            if pa.types.is_string(t):
+                out[name] = pd.Series(arr, dtype="str")
+            elif pa.types.is_date32(t):
+                out[name] = pd.Series(arr, dtype=pd.ArrowDtype(t))
+            else:
+                out[name] = pd.Series(arr.to_numpy(zero_copy_only=False), dtype=t.to_pandas_dtype())
+        return pd.DataFrame(out)
+
+
+def _per_unique(arr: pa.Array, fn) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """fn (arrow array -> arrow array, elementwise) applied once per distinct value:
+    (result per row, distinct results, row -> distinct index)."""
+    enc = arr.dictionary_encode()
+    out = fn(enc.dictionary)
+    return out.take(enc.indices), out, enc.indices
+
+
+def _text_unique(arr: pa.Array) -> pa.Array:
+    """clean._text on distinct values: trimmed, empty -> null."""
+    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    return pc.if_else(pc.equal(arr, ""), NULL, arr)
+
+
+def _collapse_unique(arr: pa.Array) -> pa.Array:
+    """clean._collapse after clean._text: runs of whitespace to one space."""
+    return pc.replace_substring_regex(_text_unique(arr), r"\s+", " ")
+
+
+def scrub_array(arr: pa.Array) -> pa.Array:
+    """privacy.scrub_series on an arrow array: only values that may hold ten digits are searched."""
+    candidate = pc.fill_null(pc.match_substring_regex(arr, parse.PNR_CANDIDATE), False)
+    if not pc.any(candidate).as_py():
+        return arr
+    scrubbed = [privacy.scrub_text(v) for v in arr.filter(candidate).to_pylist()]
+    return pc.replace_with_mask(arr, candidate, pa.array(scrubbed, type=pa.string()))
+
+
+def _column(raw: RawLedger, name: str, n: int) -> pa.Array:
+    arr = raw.columns.get(name)
+    if arr is None:
+        return pa.nulls(n, pa.string())
+    return parse._as_string_array(arr)
+
+
+def _suppliers(raw: RawLedger, n: int, witness: Witness) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(supplier_name, supplier_orgnr, supplier_key) as clean() derives them, computed once per distinct
+    (identifier, name) pair."""
+    ids = _column(raw, "supplier_id", n).dictionary_encode()
+    names = _column(raw, "supplier_name", n).dictionary_encode()
+    id_res = [parse._classify_id_cached(u) for u in ids.dictionary.to_pylist()] + [(parse.MISSING, None)]
+    name_res = [parse._normalise_name_cached(u) for u in names.dictionary.to_pylist()] + [""]
+    i = ids.indices.fill_null(len(id_res) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+    j = names.indices.fill_null(len(name_res) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+    row_pair, pairs = pd.factorize(i * len(name_res) + j)
+    out_name, out_orgnr, pnr = [], [], []
+    for code in pairs.tolist():
+        kind, value = id_res[code // len(name_res)]
+        name = name_res[code % len(name_res)]
+        hits = parse.find_personnummer_cached(name)
+        if hits and kind != parse.PERSONNUMMER:
+            kind, value = parse.PERSONNUMMER, hits[0]
+        if kind in (parse.PERSONNUMMER, parse.ANONYMISED):
+            name = privacy.SOLE_TRADER_NAME
+        out_name.append(UNKNOWN_SUPPLIER if name == "" else name)
+        out_orgnr.append(value if kind == parse.ORGNR else None)
+        pnr.append(value if kind == parse.PERSONNUMMER else None)
+    name_arr = pa.array(out_name, type=pa.string())
+    orgnr_arr = pa.array(out_orgnr, type=pa.string())
+    # as clean(): "name:" + the name upper-cased by the same kernel pandas' str.upper uses
+    key = pc.binary_join_element_wise("name:", pc.utf8_upper(name_arr), "")
+    key = pc.coalesce(orgnr_arr, key)
+    if any(pnr):
+        key_py = key.to_pylist()
+        k = privacy.pseudonym_key()
+        key = pa.array([privacy.pseudonym(p, k) if p else old for p, old in zip(pnr, key_py)], type=pa.string())
+    name_arr = scrub_array(name_arr)
+    take = pa.array(row_pair.astype(np.int64))
+    for col, arr in (("supplier_name", name_arr), ("supplier_orgnr", orgnr_arr), ("supplier_key", key)):
+        witness.distinct(col, arr, False)
+    return name_arr.take(take), orgnr_arr.take(take), key.take(take)
+
+
+def clean_chunk(raw: RawLedger, ctx: Context, tally: Tally, plain: Amounts | None,
+                witness: Witness) -> tuple[pa.Table, pa.Array, np.ndarray, pd.DataFrame, dict] | None:
+    """clean() of a regular chunk: (stored columns as an arrow table, kommunkod per row, year per row,
+    rejects (none), reconciliation row), or None when the chunk is not regular (clean() decides it).
+
+    The file's decimal counts in ctx.amount_stats must not mix separators: then parse_amounts would
+    reject the minority's rows, also in a chunk of plain amounts.
+    """
+    n = len(raw.source_row)
+    stats = ctx.amount_stats
+    if (plain is None or raw.bad_rows or raw.grain != "posting" or raw.amount_is_float or ctx.duplicate_of
+            or n == 0 or (stats is not None and stats[2] and stats[3])):
+        return None
+
+    # period, date, year
+    file_period = ctx.period or parse.period_from_name(raw.path.name)
+    if "date" in raw.columns:
+        dates = parse.parse_dates(raw.columns["date"])
+        if dates.reason.notna().any():
+            return None
+        date, period = dates.values
+        if file_period:
+            period = pc.fill_null(period, file_period)
+        if period.null_count:
+            return None
+    elif file_period:
+        date, period = pa.nulls(n, pa.date32()), pa.repeat(pa.scalar(file_period, pa.string()), n)
+    else:
+        return None
+    period_enc = period.dictionary_encode()
+    year = np.array([int(p[:4]) for p in period_enc.dictionary.to_pylist()], dtype=np.int64)[
+        period_enc.indices.to_numpy(zero_copy_only=False)]
+
+    # municipality
+    if "kommunkod" in raw.columns:
+        kommun, kommun_uniq, _ = _per_unique(_column(raw, "kommunkod", n), _text_unique)
+        if ctx.kommunkod:
+            kommun = pc.fill_null(kommun, ctx.kommunkod)
+            kommun_uniq = pc.fill_null(kommun_uniq, ctx.kommunkod)
+    elif ctx.kommunkod:
+        kommun = pa.repeat(pa.scalar(ctx.kommunkod, pa.string()), n)
+        kommun_uniq = pa.array([ctx.kommunkod], pa.string())
+    else:
+        return None
+    if kommun.null_count or not set(kommun_uniq.to_pylist()) <= ctx.municipalities:
+        return None
+
+    name, orgnr, key = _suppliers(raw, n, witness)
+
+    # accounts, units, invoices (text copied from the file: searched for personnummer)
+    def text(values: pa.Array, fn, col: str) -> pa.Array:
+        rows, uniq, idx = _per_unique(values, lambda d: scrub_array(fn(d)))
+        witness.distinct(col, uniq, bool(idx.null_count))
+        return rows
+
+    if "account_text" in raw.columns:
+        account = text(_column(raw, "account", n), _text_unique, "account")
+        account_text = text(_column(raw, "account_text", n), _collapse_unique, "account_text")
+    elif "account" in raw.columns:
+        enc = _column(raw, "account", n).dictionary_encode()
+        num, txt = parse.split_account(enc.dictionary)
+        num_u, txt_u = scrub_array(_text_unique(num)), scrub_array(_collapse_unique(txt))
+        witness.distinct("account", num_u, bool(enc.indices.null_count))
+        witness.distinct("account_text", txt_u, bool(enc.indices.null_count))
+        account, account_text = num_u.take(enc.indices), txt_u.take(enc.indices)
+    else:
+        account = account_text = pa.nulls(n, pa.string())
+        witness.nulls.update({"account", "account_text"})
+    buyer = text(_column(raw, "buyer_unit", n), _collapse_unique, "buyer_unit")
+    invoice = scrub_array(_text_unique(_column(raw, "invoice_id", n)))
+
+    ore = plain.ore
+    tally.filled += n
+    table = pa.Table.from_arrays(
+        [
+            pa.repeat(pa.scalar(ctx.source_id, pa.string()), n),
+            pa.repeat(pa.scalar(ctx.source_file, pa.string()), n),
+            pa.array(raw.source_row.astype(np.int64)),
+            pa.repeat(pa.scalar("posting", pa.string()), n),
+            period,
+            date,
+            buyer,
+            name,
+            orgnr,
+            key,
+            account,
+            account_text,
+            pa.array(ore, pa.int64()),
+            pa.array(ore / 100.0, pa.float64()),
+            invoice,
+        ],
+        schema=_schema(),
+    )
+    for col in ("source_id", "source_file", "grain"):
+        witness.distinct(col, table[col].chunk(0)[:1] if n else pa.array([], pa.string()), False)
+    witness.distinct("period", period_enc.dictionary, False)
+    witness.distinct("kommunkod", kommun_uniq, False)
+    witness.distinct("year", pa.array(np.unique(year)), False)
+    for col in ("source_row", "date", "amount_ore", "amount_sek", "invoice_id"):
+        witness.span(col, table[col].combine_chunks())
+    total = parse.exact_sum(ore)
+    rec = reconciliation_row(raw, ctx, total, (n, total))
+    return table, kommun, year, empty_rejects(), rec
+
+
+def _schema() -> pa.Schema:
+    from .store import ARROW_SCHEMA
+
+    return ARROW_SCHEMA
