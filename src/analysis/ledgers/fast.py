@@ -59,10 +59,10 @@ def amounts(column: pa.Array | pa.ChunkedArray | None) -> Amounts | None:
     if not len(arr):
         return None
     s = arr
-    rare = ("\t",) if pc.all(pc.string_is_ascii(s)).as_py() else ("\u2212",) + _SPACE_CHARS[1:]
-    for ch in rare:
-        if pc.any(pc.match_substring(s, ch)).as_py():
-            s = pc.replace_substring(s, ch, "-" if ch == "\u2212" else "")
+    if not pc.all(pc.string_is_ascii(s)).as_py():  # a tab left in ASCII text fails _PLAIN: clean() decides
+        for ch in ("\u2212",) + _SPACE_CHARS[1:]:
+            if pc.any(pc.match_substring(s, ch)).as_py():
+                s = pc.replace_substring(s, ch, "-" if ch == "\u2212" else "")
     if pc.any(pc.match_substring(s, " ")).as_py():
         s = pc.replace_substring(s, " ", "")
     parts = pc.extract_regex(s, _PLAIN)
@@ -131,12 +131,36 @@ class Witness:
         return pd.DataFrame(out)
 
 
-def _per_unique(arr: pa.Array, fn) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """fn (arrow array -> arrow array, elementwise) applied once per distinct value:
-    (result per row, distinct results, row -> distinct index)."""
+def canonical(indices: pa.Array | np.ndarray, values: pa.Array, first_use: bool = False) -> pa.DictionaryArray:
+    """Rows given as `indices` into per-distinct-value results `values`, as the dictionary array that
+    pc.dictionary_encode makes of the plain rows: results deduplicated in order of first use by the rows,
+    nulls as null indices. Both lanes write such arrays, so equal rows make byte-equal parquet files.
+    `first_use`: the rows use `values` in their order already (dictionary_encode, pandas.factorize)."""
+    if isinstance(indices, np.ndarray):
+        idx = indices.astype(np.int64, copy=False)
+    else:
+        idx = indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    if first_use and not (idx == len(values)).any():
+        order = np.arange(len(values))
+    else:
+        order = pd.unique(idx[idx < len(values)])  # distinct results' positions, in order of first use
+    enc = values.take(pa.array(order, pa.int64())).dictionary_encode()
+    remap = np.full(len(values) + 1, -1, dtype=np.int32)
+    remap[order] = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    rows = remap[idx]
+    return pa.DictionaryArray.from_arrays(pa.array(rows, pa.int32(), mask=rows < 0), enc.dictionary)
+
+
+def constant(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string()))
+
+
+def _per_unique(arr: pa.Array, fn, witness: Witness, col: str) -> pa.DictionaryArray:
+    """fn (arrow array -> arrow array, elementwise) applied once per distinct value of arr."""
     enc = arr.dictionary_encode()
-    out = fn(enc.dictionary)
-    return out.take(enc.indices), out, enc.indices
+    out = canonical(enc.indices, fn(enc.dictionary), first_use=True)
+    witness.distinct(col, out.dictionary, bool(out.null_count))
+    return out
 
 
 def _text_unique(arr: pa.Array) -> pa.Array:
@@ -152,6 +176,9 @@ def _collapse_unique(arr: pa.Array) -> pa.Array:
 
 def scrub_array(arr: pa.Array) -> pa.Array:
     """privacy.scrub_series on an arrow array: only values that may hold ten digits are searched."""
+    long = pc.greater_equal(pc.binary_length(arr), 10)  # ten digits need ten bytes
+    if not pc.any(long).as_py():
+        return arr
     candidate = pc.fill_null(pc.match_substring_regex(arr, parse.PNR_CANDIDATE), False)
     if not pc.any(candidate).as_py():
         return arr
@@ -198,10 +225,11 @@ def _suppliers(raw: RawLedger, n: int, witness: Witness) -> tuple[pa.Array, pa.A
         k = privacy.pseudonym_key()
         key = pa.array([privacy.pseudonym(p, k) if p else old for p, old in zip(pnr, key_py)], type=pa.string())
     name_arr = scrub_array(name_arr)
-    take = pa.array(row_pair.astype(np.int64))
+    out = []
     for col, arr in (("supplier_name", name_arr), ("supplier_orgnr", orgnr_arr), ("supplier_key", key)):
-        witness.distinct(col, arr, False)
-    return name_arr.take(take), orgnr_arr.take(take), key.take(take)
+        out.append(canonical(row_pair, arr, first_use=True))
+        witness.distinct(col, out[-1].dictionary, bool(out[-1].null_count))
+    return tuple(out)
 
 
 def clean_chunk(raw: RawLedger, ctx: Context, tally: Tally, plain: Amounts | None,
@@ -221,68 +249,70 @@ def clean_chunk(raw: RawLedger, ctx: Context, tally: Tally, plain: Amounts | Non
     # period, date, year
     file_period = ctx.period or parse.period_from_name(raw.path.name)
     if "date" in raw.columns:
-        dates = parse.parse_dates(raw.columns["date"])
-        if dates.reason.notna().any():
+        enc = pc.utf8_trim_whitespace(parse._as_string_array(raw.columns["date"])).dictionary_encode()
+        parsed = parse._parse_unique_dates(enc.dictionary)
+        if parsed.reason.notna().any():
             return None
-        date, period = dates.values
+        dates, periods = parsed.values
         if file_period:
-            period = pc.fill_null(period, file_period)
-        if period.null_count:
+            periods = pc.fill_null(periods, file_period)
+        if periods.null_count or (enc.indices.null_count and not file_period):
             return None
+        if enc.indices.null_count:  # empty dates: the file name's month
+            periods = pa.concat_arrays([periods, pa.array([file_period], pa.string())])
+            dates = pa.concat_arrays([dates, pa.nulls(1, pa.date32())])
+        idx = enc.indices.fill_null(len(enc.dictionary))
+        date = dates.take(idx)
+        period = canonical(idx, periods)
     elif file_period:
-        date, period = pa.nulls(n, pa.date32()), pa.repeat(pa.scalar(file_period, pa.string()), n)
+        date, period = pa.nulls(n, pa.date32()), constant(file_period, n)
     else:
         return None
-    period_enc = period.dictionary_encode()
-    year = np.array([int(p[:4]) for p in period_enc.dictionary.to_pylist()], dtype=np.int64)[
-        period_enc.indices.to_numpy(zero_copy_only=False)]
+    year = np.array([int(p[:4]) for p in period.dictionary.to_pylist()], dtype=np.int64)[
+        period.indices.to_numpy(zero_copy_only=False)]
 
     # municipality
     if "kommunkod" in raw.columns:
-        kommun, kommun_uniq, _ = _per_unique(_column(raw, "kommunkod", n), _text_unique)
+        enc = _column(raw, "kommunkod", n).dictionary_encode()
+        codes = _text_unique(enc.dictionary)
         if ctx.kommunkod:
-            kommun = pc.fill_null(kommun, ctx.kommunkod)
-            kommun_uniq = pc.fill_null(kommun_uniq, ctx.kommunkod)
+            codes = pc.fill_null(codes, ctx.kommunkod)
+        kommun = canonical(enc.indices, codes, first_use=True)
     elif ctx.kommunkod:
-        kommun = pa.repeat(pa.scalar(ctx.kommunkod, pa.string()), n)
-        kommun_uniq = pa.array([ctx.kommunkod], pa.string())
+        kommun = constant(ctx.kommunkod, n)
     else:
         return None
-    if kommun.null_count or not set(kommun_uniq.to_pylist()) <= ctx.municipalities:
+    if kommun.null_count or not set(kommun.dictionary.to_pylist()) <= ctx.municipalities:
         return None
 
     name, orgnr, key = _suppliers(raw, n, witness)
 
     # accounts, units, invoices (text copied from the file: searched for personnummer)
-    def text(values: pa.Array, fn, col: str) -> pa.Array:
-        rows, uniq, idx = _per_unique(values, lambda d: scrub_array(fn(d)))
-        witness.distinct(col, uniq, bool(idx.null_count))
-        return rows
-
     if "account_text" in raw.columns:
-        account = text(_column(raw, "account", n), _text_unique, "account")
-        account_text = text(_column(raw, "account_text", n), _collapse_unique, "account_text")
+        account = _per_unique(_column(raw, "account", n), lambda d: scrub_array(_text_unique(d)), witness, "account")
+        account_text = _per_unique(_column(raw, "account_text", n), lambda d: scrub_array(_collapse_unique(d)),
+                                   witness, "account_text")
     elif "account" in raw.columns:
         enc = _column(raw, "account", n).dictionary_encode()
         num, txt = parse.split_account(enc.dictionary)
-        num_u, txt_u = scrub_array(_text_unique(num)), scrub_array(_collapse_unique(txt))
-        witness.distinct("account", num_u, bool(enc.indices.null_count))
-        witness.distinct("account_text", txt_u, bool(enc.indices.null_count))
-        account, account_text = num_u.take(enc.indices), txt_u.take(enc.indices)
+        account = canonical(enc.indices, scrub_array(_text_unique(num)), first_use=True)
+        account_text = canonical(enc.indices, scrub_array(_collapse_unique(txt)), first_use=True)
+        for col, arr in (("account", account), ("account_text", account_text)):
+            witness.distinct(col, arr.dictionary, bool(arr.null_count))
     else:
-        account = account_text = pa.nulls(n, pa.string())
+        account = account_text = constant_null(n)
         witness.nulls.update({"account", "account_text"})
-    buyer = text(_column(raw, "buyer_unit", n), _collapse_unique, "buyer_unit")
+    buyer = _per_unique(_column(raw, "buyer_unit", n), lambda d: scrub_array(_collapse_unique(d)), witness, "buyer_unit")
     invoice = scrub_array(_text_unique(_column(raw, "invoice_id", n)))
 
     ore = plain.ore
     tally.filled += n
     table = pa.Table.from_arrays(
         [
-            pa.repeat(pa.scalar(ctx.source_id, pa.string()), n),
-            pa.repeat(pa.scalar(ctx.source_file, pa.string()), n),
+            constant(ctx.source_id, n),
+            constant(ctx.source_file, n),
             pa.array(raw.source_row.astype(np.int64)),
-            pa.repeat(pa.scalar("posting", pa.string()), n),
+            constant("posting", n),
             period,
             date,
             buyer,
@@ -297,11 +327,11 @@ def clean_chunk(raw: RawLedger, ctx: Context, tally: Tally, plain: Amounts | Non
         ],
         schema=_schema(),
     )
-    for col in ("source_id", "source_file", "grain"):
-        witness.distinct(col, table[col].chunk(0)[:1] if n else pa.array([], pa.string()), False)
-    witness.distinct("period", period_enc.dictionary, False)
-    witness.distinct("kommunkod", kommun_uniq, False)
-    witness.distinct("year", pa.array(np.unique(year)), False)
+    for col, value in (("source_id", ctx.source_id), ("source_file", ctx.source_file), ("grain", "posting")):
+        witness.values.setdefault(col, set()).add(value)
+    witness.distinct("period", period.dictionary, False)
+    witness.distinct("kommunkod", kommun.dictionary, False)
+    witness.values.setdefault("year", set()).update(np.unique(year).tolist())
     for col in ("source_row", "date", "amount_ore", "amount_sek", "invoice_id"):
         witness.span(col, table[col].combine_chunks())
     total = parse.exact_sum(ore)
@@ -309,7 +339,11 @@ def clean_chunk(raw: RawLedger, ctx: Context, tally: Tally, plain: Amounts | Non
     return table, kommun, year, empty_rejects(), rec
 
 
-def _schema() -> pa.Schema:
-    from .store import ARROW_SCHEMA
+def constant_null(n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
 
-    return ARROW_SCHEMA
+
+def _schema() -> pa.Schema:
+    from .store import WRITE_SCHEMA
+
+    return WRITE_SCHEMA

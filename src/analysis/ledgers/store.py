@@ -43,7 +43,10 @@ CHUNK_SIZE = 64 << 20
 FAST_LANE = True  # regular chunks are cleaned by fast.clean_chunk (tests switch it off to compare)
 _DICTIONARY = ["source_id", "source_file", "grain", "period", "buyer_unit", "supplier_name", "supplier_orgnr",
                "supplier_key", "account", "account_text"]  # repetitive text; invoice ids are mostly unique
-_WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICTIONARY, write_statistics=True)
+# Row-group statistics only where readers filter (text statistics cost a third of the writing time), and
+# no arrow schema in the files: dictionary-encoded text reads back as plain text.
+_WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICTIONARY, store_schema=False,
+              write_statistics=["source_row", "period", "date", "amount_ore"])
 
 # The arrow types of the stored columns (the LEDGER_SCHEMA contract without the partition columns).
 ARROW_SCHEMA = pa.schema(
@@ -65,6 +68,13 @@ ARROW_SCHEMA = pa.schema(
         ("invoice_id", pa.string()),
     ]
 )
+
+
+# What is written: the repetitive text columns as dictionary arrays, exactly as pc.dictionary_encode makes
+# them (the fast lane builds them per distinct value, clean()'s rows are encoded), so both lanes write the
+# same bytes.
+WRITE_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) if f.name in _DICTIONARY else f
+                          for f in ARROW_SCHEMA])
 
 
 def store_dir(out_dir: Path) -> Path:
@@ -159,16 +169,17 @@ def _write_parts(jobs: list[tuple[pa.Table, Path]]) -> None:
 
 
 def to_arrow(ledger: pd.DataFrame) -> pa.Table:
-    """Ledger rows (LEDGER_SCHEMA) as an arrow table of the stored columns, with fixed types."""
+    """Ledger rows (LEDGER_SCHEMA) as an arrow table of the stored columns, typed as WRITE_SCHEMA."""
     arrays = []
-    for f in ARROW_SCHEMA:
+    for f in WRITE_SCHEMA:
         col = ledger[f.name]
-        if pa.types.is_string(f.type):
+        if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type):
             arr = pa.array(col, from_pandas=True)
-            arrays.append(arr if arr.type == pa.string() else arr.cast(pa.string()))
+            arr = arr if arr.type == pa.string() else arr.cast(pa.string())
+            arrays.append(arr.dictionary_encode() if pa.types.is_dictionary(f.type) else arr)
         else:
             arrays.append(pa.array(col, type=f.type))
-    return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=WRITE_SCHEMA)
 
 
 def _files(root: Path, kommunkod: str | None, year: int | None) -> list[tuple[str, int, Path]]:
@@ -304,16 +315,65 @@ def _stream_pass(plan: readers.CsvPlan, ctx: Context, writer: StoreWriter, file_
 
 
 def _joined(chunks: Iterator[readers.RawLedger], per: int) -> Iterator[readers.RawLedger]:
-    """Consecutive chunks of the reader joined `per` at a time (readers.concat_raw)."""
+    """Consecutive chunks of the reader joined `per` at a time (readers.concat_raw), read by a background
+    thread one joined chunk ahead: pyarrow parses while the previous chunk is cleaned."""
     per = max(1, per)
-    group: list[readers.RawLedger] = []
-    for raw in chunks:
-        group.append(raw)
-        if len(group) == per:
+
+    def groups() -> Iterator[readers.RawLedger]:
+        group: list[readers.RawLedger] = []
+        for raw in chunks:
+            group.append(raw)
+            if len(group) == per:
+                yield readers.concat_raw(group)
+                group = []
+        if group:
             yield readers.concat_raw(group)
-            group = []
-    if group:
-        yield readers.concat_raw(group)
+
+    return _read_ahead(groups())
+
+
+def _read_ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """Yield what `items` yields, produced by a background thread at most `depth` items ahead; an error
+    in the producer is raised here, in order. A consumer that stops early stops the producer."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer, which raises it where it reads
+            q.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="ledger-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get(timeout=0.1)
+            except queue.Empty:
+                pass
 
 
 def _check_ragged_whole(plan: readers.CsvPlan, ctx: Context, ragged: list[dict], rows_in: int) -> None:
