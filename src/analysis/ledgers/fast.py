@@ -30,8 +30,6 @@ from .readers import RawLedger
 
 _SPACE_CHARS = (" ", "\t", "\u00a0", "\u202f", "\u2009")  # parse._SPACES, as literal characters
 _BARE_PNR = r"^(?:18|19|20)?\d{10}$"  # parse._personnummer_amounts' candidates
-# parse._FAST, split into its parts
-_PLAIN = r"^(?P<sign>[+-]?)(?P<int>\d{1,15})(?:(?P<sep>[.,])(?P<frac>\d{1,2}))?$"
 NULL = pa.scalar(None, pa.string())
 
 
@@ -48,10 +46,9 @@ def amounts(column: pa.Array | pa.ChunkedArray | None) -> Amounts | None:
     is not plain, so that parse_amounts (and decimal_stats) decide the chunk instead.
 
     Exactness: parse_amounts trims, turns "−" into "-" and removes the space characters; here the same
-    characters are removed first and the result must then match `_PLAIN` whole, so it holds no other
+    characters are removed first and the result must then match parse._FAST whole, so it holds no other
     whitespace and trimming would change nothing (trimming and removing commute). Such a text matches
-    parse._FAST, and decimal_stats' patterns exactly when it holds the separator: all four counts are
-    the separator counts.
+    decimal_stats' patterns exactly when it holds the separator: all four counts are the separator counts.
     """
     if column is None or column.null_count:
         return None
@@ -59,28 +56,33 @@ def amounts(column: pa.Array | pa.ChunkedArray | None) -> Amounts | None:
     if not len(arr):
         return None
     s = arr
-    if not pc.all(pc.string_is_ascii(s)).as_py():  # a tab left in ASCII text fails _PLAIN: clean() decides
+    if not pc.all(pc.string_is_ascii(s)).as_py():  # a tab left in ASCII text fails parse._FAST: clean() decides
         for ch in ("\u2212",) + _SPACE_CHARS[1:]:
             if pc.any(pc.match_substring(s, ch)).as_py():
                 s = pc.replace_substring(s, ch, "-" if ch == "\u2212" else "")
     if pc.any(pc.match_substring(s, " ")).as_py():
         s = pc.replace_substring(s, " ", "")
-    parts = pc.extract_regex(s, _PLAIN)
-    if parts.null_count:
+    if not pc.all(pc.match_substring_regex(s, parse._FAST)).as_py():
         return None
-    sign, whole, sep, frac = (pc.fill_null(parts.field(k), "") for k in ("sign", "int", "sep", "frac"))
-    long_bare = pc.and_(pc.greater_equal(pc.binary_length(whole), 10), pc.equal(pc.binary_length(s), pc.binary_length(whole)))
-    if pc.any(long_bare).as_py():  # maybe a bare personnummer (parse._personnummer_amounts)
-        if pc.any(pc.match_substring_regex(s.filter(long_bare), _BARE_PNR)).as_py():
-            return None
-    ore = pc.cast(whole, pa.int64()).to_numpy(zero_copy_only=False) * 100
-    has_frac = pc.not_equal(frac, "")
-    if pc.any(has_frac).as_py():
-        cents = pc.cast(pc.if_else(has_frac, pc.utf8_rpad(frac, 2, "0"), "0"), pa.int64())
-        ore = ore + cents.to_numpy(zero_copy_only=False)
-    ore = np.where(pc.equal(sign, "-").to_numpy(zero_copy_only=False), -ore, ore)
-    comma = int(pc.sum(pc.equal(sep, ",")).as_py() or 0)
-    dot = int(pc.sum(pc.equal(sep, ".")).as_py() or 0)
+    # sign, digits and at most one separator followed by one or two digits: the integer of the digits,
+    # scaled by the number of decimals
+    length = pc.binary_length(s).to_numpy(zero_copy_only=False).astype(np.int64)
+    digits, pos = s, np.full(len(s), -1, dtype=np.int64)
+    counts = {}
+    for sep in (",", "."):
+        found = pc.find_substring(s, sep).to_numpy(zero_copy_only=False)
+        counts[sep] = int((found >= 0).sum())
+        if counts[sep]:
+            pos = np.maximum(pos, found)
+            digits = pc.replace_substring(digits, sep, "")
+    long_bare = (pos < 0) & (length >= 10)
+    if long_bare.any() and pc.any(pc.match_substring_regex(s.filter(pa.array(long_bare)), _BARE_PNR)).as_py():
+        return None  # maybe a bare personnummer (parse._personnummer_amounts)
+    if pc.any(pc.match_substring(digits, "+")).as_py():
+        digits = pc.replace_substring(digits, "+", "")
+    decimals = np.where(pos >= 0, length - 1 - pos, 0)
+    ore = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False) * np.array([100, 10, 1])[decimals]
+    comma, dot = counts[","], counts["."]
     return Amounts(ore, (comma, dot, comma, dot))
 
 
