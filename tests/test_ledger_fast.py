@@ -158,3 +158,21 @@ def test_the_witness_carries_a_bad_value_to_the_schema():
     w.distinct("period", pa.array(["2016-13"]), False)
     with pytest.raises(UserError, match="period"):
         validate(w.frame(), _LEDGER_COLUMNS_ONLY, "ledger")
+
+
+@given(st.text(alphabet='ab;,"\n\r \u00e4', max_size=60), st.sampled_from([";", ","]))
+@example('"a";b\n"";"x"\n', ";")
+@example('"a" ;b\n', ";")
+@example('"a\nb";c\n', ";")
+def test_simple_quoting_means_one_csv_record_per_line(text, delimiter):
+    """Where structure.simple_quoting lets the line count stand for the record count, Python's csv module
+    (strict) reads exactly one record per line and raises nothing."""
+    import csv
+    import io
+
+    data = text.encode("utf-8")
+    if not structure.simple_quoting(data, delimiter):
+        return
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    assert len(records) == lines
