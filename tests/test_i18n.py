@@ -128,3 +128,18 @@ def test_ledger_sources_and_shapes_have_names_for_readers():
 def test_every_processed_table_has_a_name_for_readers(processed_dir):
     for path in sorted(processed_dir.glob("*.parquet")):
         assert i18n.value("table", path.stem, "sv") != path.stem, path.stem
+
+
+def test_published_figures_notes_read_in_swedish():
+    """The curated published figures' scope and confidence notes (data/mappings/published_it_costs.csv)
+    each have a Swedish version: a new row fails here until it is translated in the catalogue."""
+    import pandas as pd
+
+    from analysis import config
+
+    table = pd.read_csv(config.PROJECT_ROOT / "data" / "mappings" / "published_it_costs.csv", dtype=str)
+    for text in sorted(set(table["scope"]) | set(table["confidence"])):
+        assert i18n.data_text(text, "sv") != text, text[:80]
+    row = table.iloc[0]
+    note = i18n.data_text(f"As published: {row['scope']} Confidence: {row['confidence']}", "sv")
+    assert note.startswith("Som kommunen eller källan publicerade uppgiften: ") and "is not visible" not in note
