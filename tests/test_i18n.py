@@ -143,3 +143,20 @@ def test_published_figures_notes_read_in_swedish():
     row = table.iloc[0]
     note = i18n.data_text(f"As published: {row['scope']} Confidence: {row['confidence']}", "sv")
     assert note.startswith("Som kommunen eller källan publicerade uppgiften: ") and "is not visible" not in note
+
+
+def test_before_after_and_red_flag_texts_read_in_swedish(processed_dir, monkeypatch):
+    """Report 07's findings and caveats and report 03's red-flag notes are written in both languages (they
+    were English on the Swedish pages)."""
+    from analysis import config
+    from analysis.report import panel
+
+    monkeypatch.setattr(config, "processed_dir", lambda: processed_dir)
+    english = re.compile(r"\b(the|and|of|with|joined|joiners|municipalities|years|before|after)\b")
+    for outcome in ("activity_all", "it_procurements"):
+        sv = panel.findings(outcome).by_lang["sv"] + panel.cannot_show(outcome).by_lang["sv"]
+        assert sv and not [s for s in sv if len(english.findall(s)) >= 2], sv
+    sv = panel.red_flag_notes().by_lang["sv"]
+    assert sv[0].startswith("En röd flagga") and "3,5" in sv[0]
+    verdict = panel.findings("activity_all").by_lang["sv"][0]
+    assert verdict.startswith(("Ingen påvisbar förändring", "Efter anslutningen")) and "konfidensintervall" in verdict

@@ -89,6 +89,7 @@ SUMMARY_SCHEMA = pa.DataFrameSchema(
         "outcome": pa.Column(str),
         "scope": pa.Column(str),
         "years": pa.Column(str),
+        "n_years": pa.Column("int64"),
         "n_obs": pa.Column("int64"),
         "n_municipalities": pa.Column("int64"),
         "n_joiners": pa.Column("int64"),

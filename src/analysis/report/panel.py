@@ -25,6 +25,8 @@ import pandas as pd
 
 from .. import config
 from ..io import read_parquet
+from . import i18n
+from .i18n import bilingual, t
 
 RED_FLAG_Z = 3.5
 MIN_YEARS = 4
@@ -62,27 +64,55 @@ def summary(outcome: str) -> pd.Series | None:
     return s.set_index("outcome").loc[outcome]
 
 
-def findings(outcome: str) -> list[str]:
+def _change(x: float, lang: str) -> str:
+    """A log-point difference as a signed percentage change ('+5 %', '−23 %')."""
+    v = (np.exp(x) - 1) * 100
+    return ("+" if round(v) >= 0 else "\u2212") + t("fmt.pct", lang, n=i18n.number(abs(v), lang, 0))
+
+
+@bilingual
+def verdict(s: pd.Series, *, lang: str) -> str:
+    """The before/after verdict in words (event_study.verdict, in either language)."""
+    from ..event_study import ALPHA, MIN_JOINERS
+
+    scope = i18n.value("before_after_outcome", s["outcome"], lang)
+    if s["too_few"] and s["n_years"] < 3:
+        return t("before_after.too_few_years", lang, scope=scope, years=s["years"])
+    if s["too_few"]:
+        return t("before_after.too_few_joiners", lang, n=int(s["n_joiners_usable"]), need=MIN_JOINERS)
+    fields = dict(scope=scope, change=_change(s["did_estimate"], lang), low=_change(s["did_ci_low"], lang),
+                  high=_change(s["did_ci_high"], lang), p=i18n.p_value(s["did_p_value"], lang))
+    head = t("before_after.changed" if s["did_p_value"] < ALPHA else "before_after.no_change", lang, **fields)
+    sample = t("before_after.sample", lang, joiners=int(s["n_joiners_usable"]), controls=int(s["n_controls"]),
+               obs=i18n.integer(s["n_obs"], lang), years=s["years"])
+    mde = (t("before_after.mde", lang, up=i18n.number((np.exp(s["mde"]) - 1) * 100, lang, 0),
+             down=i18n.number((1 - np.exp(-s["mde"])) * 100, lang, 0), mde=i18n.number(s["mde"], lang, 2))
+           if pd.notna(s["mde"]) else t("before_after.no_mde", lang))
+    careful = (t("before_after.leads", lang, p=i18n.p_value(s["placebo_p_value"], lang))
+               if pd.notna(s["placebo_p_value"]) and s["placebo_p_value"] < ALPHA else "")
+    return head + sample + mde + "." + careful
+
+
+@bilingual
+def findings(outcome: str, *, lang: str) -> list[str]:
     """Key findings: the verdict, the data behind it, who counts as a joiner."""
     s = summary(outcome)
     if s is None:
-        return [f"The before/after stage has no result for {outcome!r}: run `kommun-it build panel`."]
+        return [t("before_after.no_result", lang, outcome=outcome)]
+    s = s.copy()
+    s["outcome"] = outcome
     j = joiners()
     status = j["status"].value_counts() if len(j) else pd.Series(dtype=int)
     out = [
-        str(s["verdict"]),
-        f"The outcome is {s['scope']}, per municipality and year, {s['years']}; {int(s['n_municipalities'])}"
-        f" municipalities and {int(s['n_obs']):,} municipality-years enter the models.",
-        f"{int(status.get('joiner', 0))} municipalities joined a joint IT organisation in a documented start year;"
-        f" {int(status.get('start_unknown', 0))} members without a known start and {int(status.get('ambiguous', 0))}"
-        " with an earlier membership of unknown start are left out.",
+        verdict(s, lang=lang),
+        t("before_after.outcome", lang, scope=i18n.value("before_after_outcome", outcome, lang), years=s["years"],
+          n=int(s["n_municipalities"]), obs=i18n.integer(s["n_obs"], lang)),
+        t("before_after.joiners", lang, joiners=int(status.get("joiner", 0)),
+          unknown=int(status.get("start_unknown", 0)), ambiguous=int(status.get("ambiguous", 0))),
     ]
     if not s["too_few"] and pd.notna(s["placebo_p_value"]):
-        out.append(
-            f"Placebo test of the leads (years before joining): p = {s['placebo_p_value']:.2f}; fake joiners drawn"
-            f" {int(s['n_simulations'])} times were 'significant' in {s['placebo_rejection_rate'] * 100:.0f} % of draws"
-            " (about 5 % is right)."
-        )
+        out.append(t("before_after.placebo", lang, p=i18n.p_value(s["placebo_p_value"], lang),
+                     draws=int(s["n_simulations"]), rate=i18n.number(s["placebo_rejection_rate"] * 100, lang, 0)))
     return out
 
 
@@ -137,19 +167,11 @@ def summary_table() -> pd.DataFrame:
               "did_ci_low", "did_ci_high", "did_p_value", "placebo_p_value", "mde"]]
 
 
-def cannot_show(outcome: str) -> list[str]:
-    s = summary(outcome)
-    items = [str(s["cannot_show"])] if s is not None else []
-    items += [
-        "The offline panel is tenders of all kinds (2009–2015, BDF replication data) and advertised procurements"
-        " (2021, Upphandlingsmyndigheten): activity, not IT, from two different sources; the years 2016–2020 are"
-        " missing until TED or more UHM years are refreshed.",
-        "TED sees only procurement above the EU thresholds: about two thirds of advertised municipal IT"
-        " procurement (65 % of procurements, 71 % of value in 2021).",
-        "A handful of joiners cannot rule out moderate effects: read the minimum detectable effect before reading"
-        " 'no change' as 'no effect'.",
-    ]
-    return items
+@bilingual
+def cannot_show(outcome: str, *, lang: str) -> list[str]:
+    """What the before/after comparison cannot show (event_study.CANNOT_SHOW and the panel's gaps)."""
+    items = [t("before_after.cannot_show", lang)] if summary(outcome) is not None else []
+    return items + [t(f"before_after.{key}", lang) for key in ("offline_panel", "ted_thresholds", "few_joiners")]
 
 
 # ---------------------------------------------------------------- series over the years present
@@ -277,16 +299,15 @@ def supplier_concentration(share: float = CONCENTRATION_SHARE, min_sek: float = 
     return top.assign(it_value_sek=top["it_value_sek_all"])[cols].reset_index(drop=True)
 
 
-def red_flag_notes() -> list[str]:
+@bilingual
+def red_flag_notes(*, lang: str) -> list[str]:
+    """What a red flag is, and how supplier shares are counted."""
     notes = [
-        f"A red flag is a prompt to look, not a finding: a year at least {RED_FLAG_Z} robust standard deviations above"
-        f" the municipality's own usual level (after removing the national movement of that year; at least {MIN_YEARS}"
-        f" observed years), or one supplier taking at least {CONCENTRATION_SHARE:.0%} of a year's IT contract value"
-        f" (at least {CONCENTRATION_MIN_SEK / 1e6:.0f} MSEK over at least {CONCENTRATION_MIN_CONTRACTS} supplier-contract pairs).",
-        "Supplier shares from Upphandlingsmyndigheten split each contract's value equally among its named suppliers"
-        " (the statistics give no value per supplier); framework ceilings are left out.",
+        t("red_flags.what", lang, z=i18n.number(RED_FLAG_Z, lang, 1), years=MIN_YEARS,
+          share=t("fmt.pct", lang, n=i18n.number(CONCENTRATION_SHARE * 100, lang, 0)),
+          msek=i18n.number(CONCENTRATION_MIN_SEK / 1e6, lang, 0), pairs=CONCENTRATION_MIN_CONTRACTS),
+        t("red_flags.shares", lang),
     ]
     if _load("ted_awards_se").empty:
-        notes.append("No TED award files have been refreshed, so supplier concentration is shown only for the"
-                     " Upphandlingsmyndigheten years; run `kommun-it refresh procurement --source ted --years 2006-2023`.")
+        notes.append(t("red_flags.no_ted", lang))
     return notes
