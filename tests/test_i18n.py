@@ -160,3 +160,14 @@ def test_before_after_and_red_flag_texts_read_in_swedish(processed_dir, monkeypa
     assert sv[0].startswith("En röd flagga") and "3,5" in sv[0]
     verdict = panel.findings("activity_all").by_lang["sv"][0]
     assert verdict.startswith(("Ingen påvisbar förändring", "Efter anslutningen")) and "konfidensintervall" in verdict
+
+
+def test_sources_titles_and_licences_read_in_swedish():
+    """Report 01's table of sources names each source and its licence in Swedish on Swedish pages."""
+    from analysis.report import data
+
+    table = data.sources_table()
+    for col in ("title", "licence"):
+        sv = [v.by_lang["sv"] for v in table[col]]
+        same = [s for s, v in zip(sv, table[col]) if s == str(v) and not s.startswith("CC0 1.0")]
+        assert not same, same

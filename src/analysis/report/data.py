@@ -86,21 +86,29 @@ def lan_name(lan_kod: str) -> str:
     return str(m.loc[m["lan_kod"] == lan_kod, "lan_name"].iloc[0])
 
 
+def _both_languages(english: str) -> i18n.Localized:
+    """Text from data/sources.yml (English) with its Swedish from the catalogue's data_text."""
+    return i18n.Localized({lang: i18n.data_text(english, lang) for lang in i18n.LANGS})
+
+
 def sources_table() -> pd.DataFrame:
     """One row per source in the manifest: publisher, licence, files, size, date accessed."""
     rows = [
         {
             "source_id": s.id,
-            "title": s.title,
+            "title": _both_languages(s.title),
             "publisher": s.publisher,
-            "licence": s.licence,
+            "licence": _both_languages(s.licence),
             "files": len(s.files),
             "size_mb": round(sum(f.size for f in s.files) / 1e6, 2),
             "date_accessed": s.date_accessed,
         }
         for s in manifest.load().values()
     ]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for col in ("title", "licence"):  # object dtype keeps each text's Swedish (a str column would drop it)
+        table[col] = pd.Series([r[col] for r in rows], dtype=object)
+    return table
 
 
 def processed_tables() -> pd.DataFrame:

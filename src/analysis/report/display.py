@@ -192,6 +192,8 @@ def _param_value(name: str, value, lang: str) -> str:
         return i18n.value("bool", str(value), lang)
     if name in ("lens", "cooperation_kind"):
         return i18n.value(name, value, lang)
+    if name == "outcome":
+        return i18n.value("before_after_outcome", value, lang)
     return str(value)
 
 
