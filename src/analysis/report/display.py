@@ -248,11 +248,14 @@ HIDDEN_WITH_NAME = ("kommunkod", "lan_kod")
 def readable(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """A table for people: the key column first, codes and flags in words, numbers formatted, labels translated.
 
-    Ranks read '3 of 150'; municipality and län codes are left out beside their names (the CSV keeps them).
+    Ranks read '3 of 150'; municipality, län and cooperation codes are left out beside their names (the CSV
+    keeps them).
     """
     out = df.copy()
     if "name" in out.columns:
         out = out.drop(columns=[c for c in HIDDEN_WITH_NAME if c in out.columns])
+    if "cooperation_names" in out.columns:
+        out = out.drop(columns=["cooperation_ids"], errors="ignore")
     if "rank" in out.columns and "of" in out.columns:
         word = i18n.column("of", lang)
         out["rank"] = [f"{i18n.integer(r, lang)} {word} {i18n.integer(o, lang)}" for r, o in zip(out["rank"], out["of"])]

@@ -155,16 +155,28 @@ def event_study_figure(outcome: str):
 
 
 def joiners() -> pd.DataFrame:
+    """Members of joint IT organisations and how they enter the before/after comparison; a reason naming
+    another cooperation by its id names it in words."""
     j = _load("before_after_joiners")
-    return j.sort_values(["status", "start_year", "kommunkod"], ignore_index=True) if len(j) else j
+    if not len(j):
+        return j
+    names = {}
+    for ids, named in zip(j["cooperation_ids"].fillna(""), j["cooperation_names"].fillna("")):
+        if len(ids.split()) == len(named.split("; ")):
+            names.update(zip(ids.split(), named.split("; ")))
+    j = j.assign(reason=j["reason"].str.replace(r"\bC\d+\b", lambda m: names.get(m.group(), m.group()), regex=True))
+    return j.sort_values(["status", "start_year", "kommunkod"], ignore_index=True)
 
 
 def summary_table() -> pd.DataFrame:
     s = _load("before_after_summary")
     if s.empty:
         return s
-    return s[["outcome", "scope", "years", "n_obs", "n_joiners_usable", "n_controls", "too_few", "did_estimate",
-              "did_ci_low", "did_ci_high", "did_p_value", "placebo_p_value", "mde"]]
+    s = s[["outcome", "scope", "years", "n_obs", "n_joiners_usable", "n_controls", "too_few", "did_estimate",
+           "did_ci_low", "did_ci_high", "did_p_value", "placebo_p_value", "mde"]].copy()
+    s["scope"] = pd.Series([i18n.Localized({lang: i18n.value("before_after_outcome", o, lang) for lang in i18n.LANGS})
+                            for o in s["outcome"]], index=s.index, dtype=object)
+    return s.drop(columns=["outcome"])  # the scope names the outcome in words
 
 
 @bilingual
