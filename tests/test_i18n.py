@@ -171,3 +171,12 @@ def test_sources_titles_and_licences_read_in_swedish():
         sv = [v.by_lang["sv"] for v in table[col]]
         same = [s for s, v in zip(sv, table[col]) if s == str(v) and not s.startswith("CC0 1.0")]
         assert not same, same
+
+
+def test_a_chart_title_made_from_a_caption_is_translated():
+    """add_title_and_source drops the caption's full stop; the title still finds the caption's Swedish."""
+    from analysis.report import figures
+
+    caption = "Difference by years since joining, 95 % interval (clustered by municipality)."
+    assert figures.localize_label(caption.rstrip("."), "sv") == i18n.text(caption, "sv").rstrip(".")
+    assert figures.localize_label(caption.rstrip("."), "sv").startswith("Skillnad")

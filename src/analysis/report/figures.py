@@ -103,6 +103,8 @@ def localize_label(english: str, lang: str) -> str:
         return english
     if i18n.has_text(english) or i18n.text(english, lang) != english:
         return i18n.text(english, lang)
+    if i18n.text(english + ".", lang) != english + ".":  # a title made from a caption, its full stop dropped
+        return i18n.text(english + ".", lang).rstrip(".")
     for kind in ("value_state", "framework_state", "variant", "cooperation_kind", "lens", "category"):
         for code, entry in i18n.catalogue()["values"].get(kind, {}).items():
             if entry["en"] == english:
