@@ -97,7 +97,7 @@ def sources_table() -> pd.DataFrame:
         {
             "source_id": s.id,
             "title": _both_languages(s.title),
-            "publisher": s.publisher,
+            "publisher": _both_languages(s.publisher),
             "licence": _both_languages(s.licence),
             "files": len(s.files),
             "size_mb": round(sum(f.size for f in s.files) / 1e6, 2),
@@ -106,7 +106,7 @@ def sources_table() -> pd.DataFrame:
         for s in manifest.load().values()
     ]
     table = pd.DataFrame(rows)
-    for col in ("title", "licence"):  # object dtype keeps each text's Swedish (a str column would drop it)
+    for col in ("title", "publisher", "licence"):  # object dtype keeps each text's Swedish (a str column drops it)
         table[col] = pd.Series([r[col] for r in rows], dtype=object)
     return table
 
