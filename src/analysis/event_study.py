@@ -57,13 +57,6 @@ OUTCOMES = {
     "it_procurements": (("it_procurements",), "advertised IT procurements (Upphandlingsmyndigheten)"),
     "ted_it_procurements": (("ted_it_procurements",), "IT procurement above EU thresholds (TED)"),
 }
-CANNOT_SHOW = (
-    "Counts of advertised procurement measure activity, not spend; joining a cooperation may move buying to "
-    "the cooperation body, whose procurements are attributed to members by population share only where the "
-    "body is mapped. Start years come from public sources; municipalities that joined without a documented "
-    "start are left out. Two-way fixed effects assume the effect is similar across cohorts; with staggered "
-    "starts and differing effects the estimate is a weighted average that can mislead."
-)
 
 ESTIMATES_SCHEMA = pa.DataFrameSchema(
     {
@@ -303,38 +296,37 @@ def mde_by_simulation(df: pd.DataFrame, n_sim: int = N_SIMULATIONS, seed: int = 
     return (float(grid[hit[0]]) if len(hit) else None), float(np.mean(np.abs(b) / se > z))
 
 
-def _pct(x: float) -> str:
-    return f"{(np.exp(x) - 1) * 100:+.0f} %"
+def _change(x: float, lang: str) -> str:
+    """A log-point difference as a signed percentage change ('+5 %', '−23 %')."""
+    from .report import i18n
+
+    v = (np.exp(x) - 1) * 100
+    return ("+" if round(v) >= 0 else "\u2212") + i18n.t("fmt.pct", lang, n=i18n.number(abs(v), lang, 0))
 
 
-def verdict(s: dict) -> str:
-    if s["too_few"] and s.get("n_years", 3) < 3:
-        return (
-            f"Too few years: {s['scope']} is observed in {s['years']} only; a before/after comparison needs at least"
-            " three years, so the panel cannot say whether joining changed it."
-        )
+def verdict(s, lang: str = "en") -> str:
+    """The before/after verdict in words, in `lang` (report catalogue messages `before_after.*`); `s` is a
+    summary row (outcome, n_years, too_few, did_*, mde, placebo_p_value, sample counts)."""
+    from .report import i18n
+
+    t = i18n.t
+    scope = i18n.value("before_after_outcome", s["outcome"], lang)
+    if s["too_few"] and s["n_years"] < 3:
+        return t("before_after.too_few_years", lang, scope=scope, years=s["years"])
     if s["too_few"]:
-        return (
-            f"Too few joiners: {s['n_joiners_usable']} municipalities with a documented start year have observations"
-            f" both before and after joining (at least {MIN_JOINERS} needed); the panel cannot say whether joining"
-            " changed procurement."
-        )
-    ci = f"95 % CI {_pct(s['did_ci_low'])} to {_pct(s['did_ci_high'])}"
-    mde = (
-        f"; with 80 % power this panel could detect only a rise of about {(np.exp(s['mde']) - 1) * 100:.0f} % or a fall of"
-        f" about {(1 - np.exp(-s['mde'])) * 100:.0f} % (minimum detectable effect {s['mde']:.2f} log points)"
-        if s["mde"] is not None
-        else "; the minimum detectable effect could not be simulated"
-    )
-    pre = ""
-    if s["placebo_p_value"] is not None and s["placebo_p_value"] < ALPHA:
-        pre = f" Careful: the leads are not zero (placebo p = {s['placebo_p_value']:.3f}): joiners already differed before joining, so this is not an effect."
-    if s["did_p_value"] < ALPHA:
-        head = f"After joining, {s['scope']} changed by {_pct(s['did_estimate'])} ({ci}, p = {s['did_p_value']:.3f})"
-    else:
-        head = f"No detectable change after joining in {s['scope']}: {_pct(s['did_estimate'])} ({ci}, p = {s['did_p_value']:.2f})"
-    n = f" — {s['n_joiners_usable']} joiners, {s['n_controls']} never-members, {s['n_obs']:,} municipality-years ({s['years']})"
-    return head + n + mde + "." + pre
+        return t("before_after.too_few_joiners", lang, n=int(s["n_joiners_usable"]), need=MIN_JOINERS)
+    fields = dict(scope=scope, change=_change(s["did_estimate"], lang), low=_change(s["did_ci_low"], lang),
+                  high=_change(s["did_ci_high"], lang), p=i18n.p_value(s["did_p_value"], lang))
+    head = t("before_after.changed" if s["did_p_value"] < ALPHA else "before_after.no_change", lang, **fields)
+    sample = t("before_after.sample", lang, joiners=int(s["n_joiners_usable"]), controls=int(s["n_controls"]),
+               obs=i18n.integer(s["n_obs"], lang), years=s["years"])
+    mde = (t("before_after.mde", lang, up=i18n.number((np.exp(s["mde"]) - 1) * 100, lang, 0),
+             down=i18n.number((1 - np.exp(-s["mde"])) * 100, lang, 0), mde=i18n.number(s["mde"], lang, 2))
+           if s["mde"] is not None and pd.notna(s["mde"]) else t("before_after.no_mde", lang))
+    careful = (t("before_after.leads", lang, p=i18n.p_value(s["placebo_p_value"], lang))
+               if s["placebo_p_value"] is not None and pd.notna(s["placebo_p_value"]) and s["placebo_p_value"] < ALPHA
+               else "")
+    return head + sample + mde + "." + careful
 
 
 def analyse(panel: pd.DataFrame, joiners: pd.DataFrame, outcome: str, *, n_sim: int = N_SIMULATIONS,
@@ -345,6 +337,8 @@ def analyse(panel: pd.DataFrame, joiners: pd.DataFrame, outcome: str, *, n_sim: 
     years = sorted(df["year"].unique())
     span = ", ".join(_spans(years)) if years else "none"
     usable = usable_joiners(df) if len(df) else 0
+    from .report import i18n
+
     s = {
         "outcome": outcome, "scope": scope, "years": span, "n_obs": int(len(df)),
         "n_municipalities": int(df["kommunkod"].nunique()),
@@ -353,7 +347,7 @@ def analyse(panel: pd.DataFrame, joiners: pd.DataFrame, outcome: str, *, n_sim: 
         "too_few": usable < min_joiners or len(years) < 3,
         "did_estimate": None, "did_ci_low": None, "did_ci_high": None, "did_p_value": None,
         "placebo_p_value": None, "mde": None, "placebo_rejection_rate": None, "n_simulations": 0,
-        "cannot_show": CANNOT_SHOW, "n_years": len(years),
+        "cannot_show": i18n.t("before_after.cannot_show", "en"), "n_years": len(years),
     }
     rows = []
     if not s["too_few"]:

@@ -58,13 +58,22 @@ class Tally:
             )
 
 
+def text_values(arr: pa.Array) -> pa.Array:
+    """Text as the ledger keeps it: trimmed, empty -> null (applied to rows, or once per distinct value)."""
+    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def collapsed_values(arr: pa.Array) -> pa.Array:
+    """text_values with runs of whitespace turned into one space."""
+    return pc.replace_substring_regex(text_values(arr), r"\s+", " ")
+
+
 def _text(arr: pa.Array | None, n: int) -> pd.Series:
-    """A canonical text column as a trimmed str Series with NA for empty values."""
+    """A canonical text column as a str Series (text_values)."""
     if arr is None:
         return parse.const_series(None, n)
-    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    return pd.Series(arr, dtype="str")
+    return pd.Series(text_values(arr), dtype="str")
 
 
 def _collapse(s: pd.Series) -> pd.Series:

@@ -25,12 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import parse, privacy
-from .clean import UNKNOWN_SUPPLIER, Context, Tally, empty_rejects, reconciliation_row
+from .clean import UNKNOWN_SUPPLIER, Context, Tally, collapsed_values, empty_rejects, reconciliation_row, text_values
 from .readers import RawLedger
 
 _SPACE_CHARS = (" ", "\t", "\u00a0", "\u202f", "\u2009")  # parse._SPACES, as literal characters
-_BARE_PNR = r"^(?:18|19|20)?\d{10}$"  # parse._personnummer_amounts' candidates
-NULL = pa.scalar(None, pa.string())
 
 
 @dataclass
@@ -76,7 +74,7 @@ def amounts(column: pa.Array | pa.ChunkedArray | None) -> Amounts | None:
             pos = np.maximum(pos, found)
             digits = pc.replace_substring(digits, sep, "")
     long_bare = (pos < 0) & (length >= 10)
-    if long_bare.any() and pc.any(pc.match_substring_regex(s.filter(pa.array(long_bare)), _BARE_PNR)).as_py():
+    if long_bare.any() and pc.any(pc.match_substring_regex(s.filter(pa.array(long_bare)), parse.BARE_PNR)).as_py():
         return None  # maybe a bare personnummer (parse._personnummer_amounts)
     if pc.any(pc.match_substring(digits, "+")).as_py():
         digits = pc.replace_substring(digits, "+", "")
@@ -165,29 +163,6 @@ def _per_unique(arr: pa.Array, fn, witness: Witness, col: str) -> pa.DictionaryA
     return out
 
 
-def _text_unique(arr: pa.Array) -> pa.Array:
-    """clean._text on distinct values: trimmed, empty -> null."""
-    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
-    return pc.if_else(pc.equal(arr, ""), NULL, arr)
-
-
-def _collapse_unique(arr: pa.Array) -> pa.Array:
-    """clean._collapse after clean._text: runs of whitespace to one space."""
-    return pc.replace_substring_regex(_text_unique(arr), r"\s+", " ")
-
-
-def scrub_array(arr: pa.Array) -> pa.Array:
-    """privacy.scrub_series on an arrow array: only values that may hold ten digits are searched."""
-    long = pc.greater_equal(pc.binary_length(arr), 10)  # ten digits need ten bytes
-    if not pc.any(long).as_py():
-        return arr
-    candidate = pc.fill_null(pc.match_substring_regex(arr, parse.PNR_CANDIDATE), False)
-    if not pc.any(candidate).as_py():
-        return arr
-    scrubbed = [privacy.scrub_text(v) for v in arr.filter(candidate).to_pylist()]
-    return pc.replace_with_mask(arr, candidate, pa.array(scrubbed, type=pa.string()))
-
-
 def _column(raw: RawLedger, name: str, n: int) -> pa.Array:
     arr = raw.columns.get(name)
     if arr is None:
@@ -226,7 +201,7 @@ def _suppliers(raw: RawLedger, n: int, witness: Witness) -> tuple[pa.Array, pa.A
         key_py = key.to_pylist()
         k = privacy.pseudonym_key()
         key = pa.array([privacy.pseudonym(p, k) if p else old for p, old in zip(pnr, key_py)], type=pa.string())
-    name_arr = scrub_array(name_arr)
+    name_arr = privacy.scrub_array(name_arr)
     out = []
     for col, arr in (("supplier_name", name_arr), ("supplier_orgnr", orgnr_arr), ("supplier_key", key)):
         out.append(canonical(row_pair, arr, first_use=True))
@@ -276,7 +251,7 @@ def clean_chunk(raw: RawLedger, ctx: Context, tally: Tally, plain: Amounts | Non
     # municipality
     if "kommunkod" in raw.columns:
         enc = _column(raw, "kommunkod", n).dictionary_encode()
-        codes = _text_unique(enc.dictionary)
+        codes = text_values(enc.dictionary)
         if ctx.kommunkod:
             codes = pc.fill_null(codes, ctx.kommunkod)
         kommun = canonical(enc.indices, codes, first_use=True)
@@ -291,21 +266,21 @@ def clean_chunk(raw: RawLedger, ctx: Context, tally: Tally, plain: Amounts | Non
 
     # accounts, units, invoices (text copied from the file: searched for personnummer)
     if "account_text" in raw.columns:
-        account = _per_unique(_column(raw, "account", n), lambda d: scrub_array(_text_unique(d)), witness, "account")
-        account_text = _per_unique(_column(raw, "account_text", n), lambda d: scrub_array(_collapse_unique(d)),
+        account = _per_unique(_column(raw, "account", n), lambda d: privacy.scrub_array(text_values(d)), witness, "account")
+        account_text = _per_unique(_column(raw, "account_text", n), lambda d: privacy.scrub_array(collapsed_values(d)),
                                    witness, "account_text")
     elif "account" in raw.columns:
         enc = _column(raw, "account", n).dictionary_encode()
         num, txt = parse.split_account(enc.dictionary)
-        account = canonical(enc.indices, scrub_array(_text_unique(num)), first_use=True)
-        account_text = canonical(enc.indices, scrub_array(_collapse_unique(txt)), first_use=True)
+        account = canonical(enc.indices, privacy.scrub_array(text_values(num)), first_use=True)
+        account_text = canonical(enc.indices, privacy.scrub_array(collapsed_values(txt)), first_use=True)
         for col, arr in (("account", account), ("account_text", account_text)):
             witness.distinct(col, arr.dictionary, bool(arr.null_count))
     else:
         account = account_text = constant_null(n)
         witness.nulls.update({"account", "account_text"})
-    buyer = _per_unique(_column(raw, "buyer_unit", n), lambda d: scrub_array(_collapse_unique(d)), witness, "buyer_unit")
-    invoice = scrub_array(_text_unique(_column(raw, "invoice_id", n)))
+    buyer = _per_unique(_column(raw, "buyer_unit", n), lambda d: privacy.scrub_array(collapsed_values(d)), witness, "buyer_unit")
+    invoice = privacy.scrub_array(text_values(_column(raw, "invoice_id", n)))
 
     ore = plain.ore
     tally.filled += n

@@ -147,10 +147,13 @@ def parse_amounts(
     return Parsed(ore, reason_series(reason))
 
 
+BARE_PNR = r"^(?:18|19|20)?\d{10}$"  # an "amount" that may be a personnummer (checked by is_personal_number)
+
+
 def _personnummer_amounts(clean: pa.Array) -> np.ndarray:
     """(`clean`: trimmed, spaces removed.) Rows whose "amount" is a bare personnummer (10 or 12 digits):
     read as kronor it would put a person's number into the amount columns, so the row is rejected instead."""
-    bare = pc.fill_null(pc.match_substring_regex(clean, r"^(?:18|19|20)?\d{10}$"), False).to_numpy(zero_copy_only=False)
+    bare = pc.fill_null(pc.match_substring_regex(clean, BARE_PNR), False).to_numpy(zero_copy_only=False)
     hits = np.zeros(len(clean), dtype=bool)
     for i in np.flatnonzero(bare):
         hits[i] = is_personal_number(clean[int(i)].as_py()[-10:])

@@ -101,22 +101,32 @@ def scrub_text(text: str | None, key: bytes | None = None) -> str | None:
     return "".join(out) + text[pos:]
 
 
+def scrub_array(arr: pa.Array, key: bytes | None = None) -> pa.Array:
+    """scrub_text over an arrow string array, vectorised: only values of ten bytes or more that look like
+    they hold ten digits are searched."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pc.any(pc.greater_equal(pc.binary_length(arr), 10)).as_py():
+        return arr
+    candidate = pc.fill_null(pc.match_substring_regex(arr, PNR_CANDIDATE), False)
+    if not pc.any(candidate).as_py():
+        return arr
+    scrubbed = [scrub_text(v, key) for v in arr.filter(candidate).to_pylist()]
+    return pc.replace_with_mask(arr, candidate, pa.array(scrubbed, type=arr.type))
+
+
 def scrub_series(values: pd.Series, key: bytes | None = None) -> pd.Series:
-    """scrub_text over a str Series, vectorised: only unique values that look like they hold ten digits."""
+    """scrub_array over a str (or object) Series."""
     if not len(values):
         return values
     try:
         arr = pa.array(values, type=pa.large_string() if values.dtype == "str" else pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string())
-    candidate = pc.fill_null(pc.match_substring_regex(arr, PNR_CANDIDATE), False)
-    if not pc.any(candidate).as_py():
+    out = scrub_array(arr, key)
+    if out is arr:
         return values
-    out = values.astype(object).copy()
-    mask = candidate.to_numpy(zero_copy_only=False)
-    uniques = {u: scrub_text(u, key) for u in set(out[mask].tolist())}
-    out[mask] = out[mask].map(uniques)
-    return out.astype(values.dtype)
+    return pd.Series(out.to_pylist(), index=values.index, dtype=object).astype(values.dtype)
 
 
 def scrub_frame(df: pd.DataFrame, columns=None, key: bytes | None = None) -> pd.DataFrame:

@@ -120,20 +120,20 @@ class StoreWriter:
                          ledger["year"].to_numpy(dtype=np.int64), file_no, chunk_no)
 
     def write_arrow(self, table: pa.Table, kommunkod: pa.Array, year: np.ndarray, file_no: int, chunk_no: int) -> None:
-        """Append stored columns (ARROW_SCHEMA) with each row's municipality and year: one part file per
+        """Append stored columns (WRITE_SCHEMA) with each row's municipality and year: one part file per
         partition, rows in file order. Files are written by a background thread while the next chunk is
         cleaned (one write in flight, so memory stays bounded)."""
         if not len(table):
             return
         codes = kommunkod.dictionary_encode()
         names = codes.dictionary.to_pylist()
-        combo = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 10_000 + year
-        parts = sorted((names[int(c) // 10_000], int(c) % 10_000) for c in np.unique(combo))
+        combo = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 10_000 + year  # years < 10,000
         jobs = []
-        for k, y in parts:
-            mask = combo == names.index(k) * 10_000 + y
+        for _, y, c in sorted((names[c // 10_000], c % 10_000, c) for c in np.unique(combo).tolist()):
+            mask = combo == c
             part = table if mask.all() else table.filter(pa.array(mask))
-            jobs.append((part, self.scratch / f"kommunkod={k}" / f"year={y}" / f"part-{file_no:04d}-{chunk_no:05d}.parquet"))
+            path = self.scratch / f"kommunkod={names[c // 10_000]}" / f"year={y}" / f"part-{file_no:04d}-{chunk_no:05d}.parquet"
+            jobs.append((part, path))
         self.wait()
         self._pending = self._pool.submit(_write_parts, jobs)
 

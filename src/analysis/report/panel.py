@@ -64,38 +64,11 @@ def summary(outcome: str) -> pd.Series | None:
     return s.set_index("outcome").loc[outcome]
 
 
-def _change(x: float, lang: str) -> str:
-    """A log-point difference as a signed percentage change ('+5 %', '−23 %')."""
-    v = (np.exp(x) - 1) * 100
-    return ("+" if round(v) >= 0 else "\u2212") + t("fmt.pct", lang, n=i18n.number(abs(v), lang, 0))
-
-
-@bilingual
-def verdict(s: pd.Series, *, lang: str) -> str:
-    """The before/after verdict in words (event_study.verdict, in either language)."""
-    from ..event_study import ALPHA, MIN_JOINERS
-
-    scope = i18n.value("before_after_outcome", s["outcome"], lang)
-    if s["too_few"] and s["n_years"] < 3:
-        return t("before_after.too_few_years", lang, scope=scope, years=s["years"])
-    if s["too_few"]:
-        return t("before_after.too_few_joiners", lang, n=int(s["n_joiners_usable"]), need=MIN_JOINERS)
-    fields = dict(scope=scope, change=_change(s["did_estimate"], lang), low=_change(s["did_ci_low"], lang),
-                  high=_change(s["did_ci_high"], lang), p=i18n.p_value(s["did_p_value"], lang))
-    head = t("before_after.changed" if s["did_p_value"] < ALPHA else "before_after.no_change", lang, **fields)
-    sample = t("before_after.sample", lang, joiners=int(s["n_joiners_usable"]), controls=int(s["n_controls"]),
-               obs=i18n.integer(s["n_obs"], lang), years=s["years"])
-    mde = (t("before_after.mde", lang, up=i18n.number((np.exp(s["mde"]) - 1) * 100, lang, 0),
-             down=i18n.number((1 - np.exp(-s["mde"])) * 100, lang, 0), mde=i18n.number(s["mde"], lang, 2))
-           if pd.notna(s["mde"]) else t("before_after.no_mde", lang))
-    careful = (t("before_after.leads", lang, p=i18n.p_value(s["placebo_p_value"], lang))
-               if pd.notna(s["placebo_p_value"]) and s["placebo_p_value"] < ALPHA else "")
-    return head + sample + mde + "." + careful
-
-
 @bilingual
 def findings(outcome: str, *, lang: str) -> list[str]:
     """Key findings: the verdict, the data behind it, who counts as a joiner."""
+    from ..event_study import verdict  # statsmodels: imported only by the report that needs it
+
     s = summary(outcome)
     if s is None:
         return [t("before_after.no_result", lang, outcome=outcome)]
@@ -104,7 +77,7 @@ def findings(outcome: str, *, lang: str) -> list[str]:
     j = joiners()
     status = j["status"].value_counts() if len(j) else pd.Series(dtype=int)
     out = [
-        verdict(s, lang=lang),
+        verdict(s, lang),
         t("before_after.outcome", lang, scope=i18n.value("before_after_outcome", outcome, lang), years=s["years"],
           n=int(s["n_municipalities"]), obs=i18n.integer(s["n_obs"], lang)),
         t("before_after.joiners", lang, joiners=int(status.get("joiner", 0)),
@@ -181,7 +154,7 @@ def summary_table() -> pd.DataFrame:
 
 @bilingual
 def cannot_show(outcome: str, *, lang: str) -> list[str]:
-    """What the before/after comparison cannot show (event_study.CANNOT_SHOW and the panel's gaps)."""
+    """What the before/after comparison cannot show, and the panel's gaps."""
     items = [t("before_after.cannot_show", lang)] if summary(outcome) is not None else []
     return items + [t(f"before_after.{key}", lang) for key in ("offline_panel", "ted_thresholds", "few_joiners")]
 
